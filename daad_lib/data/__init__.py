@@ -1,0 +1,47 @@
+"""Datasets: MVTec AD, the one-class MNIST / CIFAR-10 / digits protocol, toy stripes.
+
+:func:`build_dataset` makes any of them from a small spec, the same spec that a
+checkpoint stores so that ``daad eval`` can rebuild the test set.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from .common import CorruptImageError, default_data_dir, load_image, resolve_data_dir
+from .mvtec import MVTecAD, MVTecLayoutError
+from .oneclass import OneClass, cifar10, digits, mnist
+from .stripes import Stripes, stripes
+
+DATASETS = ("mvtec", "mnist", "cifar10", "digits", "stripes")
+CHANNELS = {"mvtec": 3, "mnist": 1, "cifar10": 3, "digits": 1, "stripes": 3}
+
+
+def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path | None = None,
+                  category: str = "bottle", normal_class: int = 0) -> Dataset:
+    """A train or test split. Items are dicts with ``image``, ``label`` (and ``mask`` for MVTec).
+
+    ``data_dir`` defaults to :func:`default_data_dir` (``$DAAD_DATA_DIR`` or ../shared/data);
+    for MVTec it may be the MVTec AD root (with ``category``) or a category folder itself.
+    """
+    if name == "stripes":
+        return Stripes(split, image_size)
+    if name == "digits":
+        return digits(split, normal_class, image_size)
+    root = resolve_data_dir(data_dir)
+    if name == "mvtec":
+        base = root / "mvtec_ad" if (root / "mvtec_ad").is_dir() else root
+        if (base / "train").is_dir():  # data_dir is a category folder itself
+            return MVTecAD(base, None, split, image_size)
+        return MVTecAD(base, category, split, image_size)
+    if name == "mnist":
+        return mnist(root, split, normal_class, image_size)
+    if name == "cifar10":
+        return cifar10(root, split, normal_class, image_size)
+    raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
+
+
+__all__ = ["DATASETS", "CHANNELS", "build_dataset", "MVTecAD", "MVTecLayoutError", "OneClass",
+           "Stripes", "stripes", "mnist", "cifar10", "digits", "CorruptImageError",
+           "default_data_dir", "resolve_data_dir", "load_image"]

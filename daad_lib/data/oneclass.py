@@ -1,0 +1,107 @@
+"""The one-class protocol of Table 2 (as in OCGAN, Perera et al. 2019).
+
+One class is normal: train on its training images only; test on the whole test
+set, every other class being anomalous (label 1). MNIST is read with
+``torchvision.datasets.MNIST``; CIFAR-10 from ImageFolder PNGs
+(``cifar10/{train,test}/<class>/``) or torchvision's own CIFAR-10 files;
+scikit-learn's 8x8 digits need no download at all.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+from torchvision import datasets
+
+from .common import to_model_range
+
+
+class OneClass(Dataset):
+    """Wrap a labelled dataset into the one-class protocol.
+
+    Args:
+        base: a dataset whose items are ``(image tensor, class)``.
+        targets: the class of every item of ``base``.
+        normal_class: the class that counts as normal.
+        split: ``"train"`` keeps only the normal class; ``"test"`` keeps everything.
+    """
+
+    def __init__(self, base: Dataset, targets, normal_class: int, split: str):
+        targets = torch.as_tensor(targets)
+        classes = sorted(torch.unique(targets).tolist())
+        if normal_class not in classes:
+            raise ValueError(f"normal class {normal_class} is not one of the classes {classes}")
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.base, self.normal_class = base, normal_class
+        keep = targets == normal_class if split == "train" else torch.ones_like(targets, dtype=torch.bool)
+        self.indices = torch.nonzero(keep).flatten().tolist()
+        self.labels = (targets[self.indices] != normal_class).long().tolist()
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> dict:
+        image, _ = self.base[self.indices[index]]
+        return {"image": image, "label": self.labels[index]}
+
+
+def mnist(root: Path, split: str, normal_class: int, image_size: int = 32) -> OneClass:
+    """MNIST (torchvision layout under ``root/MNIST/raw``), resized to ``image_size``."""
+    try:
+        base = datasets.MNIST(str(root), train=split == "train", download=False,
+                              transform=to_model_range(image_size, 1))
+    except RuntimeError as error:
+        raise FileNotFoundError(f"MNIST not found under {root}/MNIST/raw: {error}") from error
+    return OneClass(base, base.targets, normal_class, split)
+
+
+def cifar10(root: Path, split: str, normal_class: int, image_size: int = 32) -> OneClass:
+    """CIFAR-10 from ``root/cifar10/<split>/<class>/*.png`` or torchvision's batches."""
+    transform = to_model_range(image_size, 3)
+    folder = Path(root) / "cifar10" / split
+    if folder.is_dir():
+        base = datasets.ImageFolder(str(folder), transform=transform)
+        return OneClass(base, base.targets, normal_class, split)
+    try:
+        base = datasets.CIFAR10(str(root), train=split == "train", download=False, transform=transform)
+    except RuntimeError as error:
+        raise FileNotFoundError(f"CIFAR-10 not found: neither {folder} (ImageFolder PNGs) nor "
+                                f"torchvision's cifar-10-batches-py under {root}") from error
+    return OneClass(base, base.targets, normal_class, split)
+
+
+class Digits(Dataset):
+    """scikit-learn's 1,797 handwritten 8x8 digits, upsampled to ``image_size``.
+
+    Split half/half into train and test, stratified by class, with a fixed seed,
+    so that the set ships with scikit-learn and needs no download.
+    """
+
+    def __init__(self, split: str, image_size: int = 32, seed: int = 0):
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        digits = load_digits()
+        images = torch.tensor(digits.images, dtype=torch.float32) / 16.0  # (1797, 8, 8) in [0, 1]
+        targets = torch.tensor(digits.target)
+        train_idx, test_idx = train_test_split(torch.arange(len(targets)).numpy(), test_size=0.5,
+                                               stratify=targets.numpy(), random_state=seed)
+        chosen = torch.as_tensor(train_idx if split == "train" else test_idx)
+        images = F.interpolate(images[chosen, None], size=(image_size, image_size), mode="bilinear",
+                               align_corners=False)  # (n, 1, S, S)
+        self.images = images * 2 - 1  # [-1, 1]
+        self.targets = targets[chosen]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.images[index], int(self.targets[index])
+
+
+def digits(split: str, normal_class: int, image_size: int = 32) -> OneClass:
+    base = Digits(split, image_size)
+    return OneClass(base, base.targets, normal_class, split)

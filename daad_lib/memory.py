@@ -1,0 +1,132 @@
+"""Block-wise memory: divide a feature map, address a memory bank, assemble (Sec. 3.1.2).
+
+A feature map ``f`` of shape (B, C, H, W) is cut into ``Q = r_h * r_w * r_c``
+equal blocks. Each block, of size (C/r_c) x (H/r_h) x (W/r_w), is flattened into
+a query vector of length ``D``. Every query addresses the same bank of ``N``
+learned memory items ``M`` (N, D):
+
+* Eq. 1: ``w_i = softmax_i(cos(q, m_i) / T)`` (the paper uses T = 1);
+* the paper's sparsity rule: weights below ``1/N`` are dropped and the rest
+  renormalised, so only a few items are read;
+* Eq. 2: ``q_hat = w M``, reshaped back into a block.
+
+The blocks are then assembled into a map of the original shape. MemAE's
+pixel-wise memory (Gong et al., ICCV 2019) is the special case
+``r_h = H, r_w = W, r_c = 1``: every pixel's C-vector is a query.
+
+The memory is learned by back-propagation only, like MemAE: there is no
+write rule.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def check_rates(shape: tuple[int, int, int], rates: tuple[int, int, int]) -> None:
+    """Raise a ValueError unless ``rates = (r_h, r_w, r_c)`` divide ``shape = (C, H, W)``."""
+    channels, height, width = shape
+    r_h, r_w, r_c = rates
+    if min(rates) < 1 or height % r_h or width % r_w or channels % r_c:
+        raise ValueError(
+            f"division rates (r_h, r_w, r_c) = {tuple(rates)} do not divide a feature map of "
+            f"(C, H, W) = {tuple(shape)}: need H % r_h == W % r_w == C % r_c == 0 "
+            f"(for a network, choose an image size whose feature maps the rates divide)"
+        )
+
+
+def divide(features: torch.Tensor, rates: tuple[int, int, int]) -> torch.Tensor:
+    """Cut (B, C, H, W) into Q = r_h*r_w*r_c flattened blocks: returns (B, Q, D).
+
+    Blocks are ordered (channel group, row, column); inside a block the values
+    are ordered (c, h, w), like ``block.flatten()`` of the (C/r_c, H/r_h, W/r_w) crop.
+    """
+    batch, channels, height, width = features.shape
+    r_h, r_w, r_c = rates
+    bc, bh, bw = channels // r_c, height // r_h, width // r_w
+    blocks = features.reshape(batch, r_c, bc, r_h, bh, r_w, bw)  # (B, r_c, bc, r_h, bh, r_w, bw)
+    blocks = blocks.permute(0, 1, 3, 5, 2, 4, 6)  # (B, r_c, r_h, r_w, bc, bh, bw)
+    return blocks.reshape(batch, r_c * r_h * r_w, bc * bh * bw)  # (B, Q, D)
+
+
+def assemble(blocks: torch.Tensor, shape: tuple[int, int, int], rates: tuple[int, int, int]) -> torch.Tensor:
+    """Inverse of :func:`divide`: (B, Q, D) back to (B, C, H, W)."""
+    channels, height, width = shape
+    r_h, r_w, r_c = rates
+    bc, bh, bw = channels // r_c, height // r_h, width // r_w
+    batch = blocks.shape[0]
+    grid = blocks.reshape(batch, r_c, r_h, r_w, bc, bh, bw)  # (B, r_c, r_h, r_w, bc, bh, bw)
+    grid = grid.permute(0, 1, 4, 2, 5, 3, 6)  # (B, r_c, bc, r_h, bh, r_w, bw)
+    return grid.reshape(batch, channels, height, width)  # (B, C, H, W)
+
+
+def address(queries: torch.Tensor, items: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Addressing weights of Eq. 1 with the paper's 1/N sparsity rule.
+
+    queries: (B, Q, D), items: (N, D) -> weights (B, Q, N); each row sums to 1
+    and holds no positive weight below 1/N.
+    """
+    num_items = items.shape[0]
+    cosine = F.normalize(queries, dim=-1) @ F.normalize(items, dim=-1).T  # (B, Q, N)
+    weights = torch.softmax(cosine / temperature, dim=-1)  # (B, Q, N)
+    kept = weights * (weights >= 1.0 / num_items)  # drop items below 1/N
+    total = kept.sum(dim=-1, keepdim=True)  # (B, Q, 1)
+    # The largest of N weights that sum to 1 is >= 1/N, so a row is never empty in
+    # exact arithmetic; rounding can still empty a near-uniform row: keep it whole then.
+    return torch.where(total > 0, kept / total.clamp_min(1e-12), weights)
+
+
+class BlockMemory(nn.Module):
+    """Block-wise memory module of DAAD (Hou et al., ICCV 2021, Sec. 3.1.2, Eq. 1-2).
+
+    Args:
+        shape: (C, H, W) of the feature maps this memory reads.
+        rates: division rates (r_h, r_w, r_c); each must divide its dimension.
+        num_items: N, the number of memory items (paper: 500).
+        temperature: T in softmax(cos / T). The paper uses T = 1 (plain cosine), which
+            makes the weights nearly uniform; T < 1 is a labelled extension.
+
+    Forward returns the assembled map (B, C, H, W) and the weights (B, Q, N).
+
+    >>> memory = BlockMemory(shape=(16, 8, 8), rates=(4, 4, 1), num_items=50)
+    >>> out, weights = memory(torch.randn(2, 16, 8, 8))
+    >>> out.shape, weights.shape     # Q = 4*4*1 blocks of D = 16*2*2 values
+    (torch.Size([2, 16, 8, 8]), torch.Size([2, 16, 50]))
+    """
+
+    def __init__(self, shape: tuple[int, int, int], rates: tuple[int, int, int],
+                 num_items: int = 500, temperature: float = 1.0):
+        super().__init__()
+        shape, rates = tuple(int(s) for s in shape), tuple(int(r) for r in rates)
+        check_rates(shape, rates)
+        if num_items < 1:
+            raise ValueError(f"num_items must be positive, got {num_items}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.shape, self.rates, self.temperature = shape, rates, float(temperature)
+        channels, height, width = shape
+        r_h, r_w, r_c = rates
+        self.block_dim = (channels // r_c) * (height // r_h) * (width // r_w)  # D
+        self.num_blocks = r_h * r_w * r_c  # Q
+        bound = 1.0 / math.sqrt(self.block_dim)  # MemAE's uniform initialisation
+        self.items = nn.Parameter(torch.empty(num_items, self.block_dim).uniform_(-bound, bound))
+
+    @property
+    def num_items(self) -> int:
+        return self.items.shape[0]
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if tuple(features.shape[1:]) != self.shape:
+            raise ValueError(f"BlockMemory built for (C, H, W) = {self.shape} got a map of "
+                             f"shape {tuple(features.shape)}")
+        queries = divide(features, self.rates)  # (B, Q, D)
+        weights = address(queries, self.items, self.temperature)  # (B, Q, N)
+        read = weights @ self.items  # (B, Q, D), Eq. 2
+        return assemble(read, self.shape, self.rates), weights
+
+    def extra_repr(self) -> str:
+        return (f"shape={self.shape}, rates={self.rates}, num_items={self.num_items}, "
+                f"block_dim={self.block_dim}, temperature={self.temperature}")

@@ -1,0 +1,52 @@
+"""A detector = generator (+ discriminator for the adversarial variants).
+
+>>> detector = build_model("daad", image_size=64, rates=(4, 4, 1), num_items=50)
+>>> x = torch.rand(2, 3, 64, 64) * 2 - 1
+>>> x_hat, weights = detector.generator(x)
+>>> x_hat.shape, sorted(weights)          # one memory per scale
+(torch.Size([2, 3, 64, 64]), [0, 1, 2, 3])
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig, make_config
+from .networks import Discriminator, Generator
+
+
+class Detector(nn.Module):
+    """One model of the DAAD family, built from a :class:`ModelConfig`.
+
+    Attributes:
+        config: the configuration it was built from (kept in checkpoints).
+        generator: :class:`Generator` (AE, MemAE, AE+Skip, MemAE+Skip or DAAD).
+        discriminator: :class:`Discriminator` for DAAD+-style variants, else None.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.generator = Generator(config)
+        self.discriminator = Discriminator(config) if config.discriminator else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction x̂ of x (B, C, S, S)."""
+        return self.generator(x)[0]
+
+    def check_input(self, x: torch.Tensor) -> None:
+        expected = (self.config.channels, self.config.image_size, self.config.image_size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"{self.config.variant} expects images of shape (B, C, H, W) = "
+                             f"(B, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
+
+
+def build_model(variant: str | ModelConfig = "daad", **overrides) -> Detector:
+    """Build a preset by name (``"ae"``, ``"memae"``, ``"ae_skip"``, ``"memae_skip"``,
+    ``"daad"``, ``"daad_plus"``) with optional config overrides, or from a config."""
+    config = variant if isinstance(variant, ModelConfig) else make_config(variant, **overrides)
+    return Detector(config)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,113 @@
+"""The networks of DAAD: the memory-augmented generator (Fig. 3) and the DCGAN
+discriminator (Fig. 4).
+
+Generator, for ``widths = (w1, ..., wL)`` and input (B, C, S, S)::
+
+    x ──conv↓──> f1 ──conv↓──> f2 ... ──conv↓──> fL          encoder G_E
+                  │            │                   │
+               memory1      memory2             memoryL       BlockMemory per scale
+                  │            │                   │
+    x̂ <──conv↑── [·,f̂1] <──── [·,f̂2] ... <─conv↑── f̂L        decoder G_D
+
+Without skips only f̂L reaches the decoder (a plain bow-tie AE); without a
+memory at a scale, f̂ = f.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .memory import BlockMemory
+
+
+def down(in_ch: int, out_ch: int, norm: bool = True) -> nn.Sequential:
+    """4x4 stride-2 convolution: halves H and W."""
+    layers = [nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=not norm)]
+    if norm:
+        layers.append(nn.BatchNorm2d(out_ch))
+    layers.append(nn.LeakyReLU(0.2, inplace=True))
+    return nn.Sequential(*layers)
+
+
+def up(in_ch: int, out_ch: int, last: bool = False) -> nn.Sequential:
+    """4x4 stride-2 transposed convolution: doubles H and W (tanh on the last layer)."""
+    if last:
+        return nn.Sequential(nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1), nn.Tanh())
+    return nn.Sequential(nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
+                         nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
+
+
+class Generator(nn.Module):
+    """Encoder/decoder with optional UNet skips and a BlockMemory on chosen connections.
+
+    ``forward(x)`` returns the reconstruction (B, C, S, S) in [-1, 1] and a dict
+    ``{scale: weights (B, Q, N)}`` with the addressing weights of every memory.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        widths = config.widths
+        self.encoder = nn.ModuleList(
+            down(config.channels if i == 0 else widths[i - 1], widths[i], norm=i > 0)
+            for i in range(config.depth))
+        shapes = config.feature_shapes()
+        self.memories = nn.ModuleDict({
+            str(s): BlockMemory(shapes[s], config.rates_at(s), config.num_items, config.temperature)
+            for s in config.memory_scales()})
+        # decoder[i] upsamples scale i to scale i-1; its input carries the skip from scale i.
+        self.decoder = nn.ModuleList()
+        for i in range(config.depth):
+            has_skip = config.skips and i < config.depth - 1
+            in_ch = widths[i] * (2 if has_skip else 1)
+            out_ch = config.channels if i == 0 else widths[i - 1]
+            self.decoder.append(up(in_ch, out_ch, last=i == 0))
+
+    def connect(self, scale: int, features: torch.Tensor, weights: dict) -> torch.Tensor:
+        """Pass an encoder map through its scale's memory (if any)."""
+        key = str(scale)
+        if key not in self.memories:
+            return features
+        read, weights[scale] = self.memories[key](features)
+        return read
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        features = []
+        h = x
+        for stage in self.encoder:
+            h = stage(h)
+            features.append(h)  # scale i: (B, widths[i], S/2^(i+1), S/2^(i+1))
+        weights: dict[int, torch.Tensor] = {}
+        bottom = self.config.depth - 1
+        h = self.connect(bottom, features[bottom], weights)
+        for i in reversed(range(self.config.depth)):
+            if i < bottom and self.config.skips:
+                skip = self.connect(i, features[i], weights)
+                h = torch.cat([h, skip], dim=1)  # (B, 2*widths[i], ...)
+            h = self.decoder[i](h)
+        return h, weights
+
+
+class Discriminator(nn.Module):
+    """DCGAN discriminator (Radford et al. 2016) used by DAAD+ (Sec. 3.1.3).
+
+    Stride-2 stages halve the image down to 4x4; a final 4x4 convolution gives
+    one logit. ``forward`` returns ``(logit (B,), features (B, F, 4, 4))``, the
+    features being the output of the last convolutional stage before the
+    classifier: f_D of Eq. 6 and L(x).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        stages, size, in_ch = [], config.image_size, config.channels
+        width = config.widths[0]
+        while size > 4:
+            stages.append(down(in_ch, width, norm=bool(stages)))
+            in_ch, size, width = width, size // 2, min(width * 2, config.widths[-1] * 2)
+        self.features = nn.Sequential(*stages)
+        self.classifier = nn.Conv2d(in_ch, 1, 4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.features(x)  # (B, F, 4, 4)
+        return self.classifier(features).flatten(), features

@@ -1,0 +1,197 @@
+"""Training (Sec. 4.1): Adam, batch 8, horizontal + vertical flips, alternating G / D.
+
+* generator loss: λ_rec L_rec (+ λ_adv L_adv + λ_ali L_ali with a discriminator), Eq. 3;
+* discriminator loss: real vs reconstructed (Eq. 5), one step after each G step;
+* a checkpoint after every epoch; ``resume=True`` continues from it exactly
+  (shuffling and flips are drawn from a generator seeded by (seed, epoch));
+* a NaN / inf loss stops training with :class:`TrainingDiverged`; the checkpoint
+  of the last finished epoch is left untouched.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from . import losses
+from .checkpoint import load_checkpoint, restore_detector, save_checkpoint
+from .config import make_config
+from .models import Detector
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Training recipe; the defaults are the paper's (Sec. 4.1) except the epoch count."""
+
+    epochs: int = 10
+    batch_size: int = 8
+    seed: int = 0
+    flips: bool = True
+    betas: tuple[float, float] = (0.9, 0.999)
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``"auto"`` picks cuda, then mps, then cpu; any other name is used as given."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def random_flips(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Flip each image of (B, C, H, W) horizontally and/or vertically with probability 1/2."""
+    flip_h, flip_v = (torch.rand(2, x.shape[0], 1, 1, 1, generator=generator) < 0.5).to(x.device)
+    x = torch.where(flip_h, x.flip(-1), x)
+    return torch.where(flip_v, x.flip(-2), x)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The random stream of one epoch: the same whether training was resumed or not."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def make_optimizers(detector: Detector, betas) -> tuple[torch.optim.Adam, torch.optim.Adam | None]:
+    lr = detector.config.lr
+    opt_g = torch.optim.Adam(detector.generator.parameters(), lr=lr, betas=betas)
+    opt_d = (torch.optim.Adam(detector.discriminator.parameters(), lr=lr, betas=betas)
+             if detector.discriminator is not None else None)
+    return opt_g, opt_d
+
+
+def generator_step(detector: Detector, x: torch.Tensor, opt_g) -> tuple[torch.Tensor, dict]:
+    """One update of G on Eq. 3; returns the (detached) reconstruction and the losses."""
+    cfg = detector.config
+    x_hat, _ = detector.generator(x)
+    rec = losses.reconstruction_loss(x, x_hat)
+    total, logged = cfg.lambda_rec * rec, {"rec": rec}
+    if detector.discriminator is not None and (cfg.adv_loss or cfg.ali_loss):
+        logits_fake, features_fake = detector.discriminator(x_hat)
+        if cfg.adv_loss:
+            logged["adv"] = losses.generator_adversarial_loss(logits_fake)
+            total = total + cfg.lambda_adv * logged["adv"]
+        if cfg.ali_loss:
+            with torch.no_grad():
+                _, features_real = detector.discriminator(x)
+            logged["ali"] = losses.alignment_loss(features_real, features_fake)
+            total = total + cfg.lambda_ali * logged["ali"]
+    logged["total"] = total
+    opt_g.zero_grad(set_to_none=True)
+    total.backward()
+    opt_g.step()
+    return x_hat.detach(), {name: value.detach() for name, value in logged.items()}
+
+
+def discriminator_step(detector: Detector, x: torch.Tensor, x_hat: torch.Tensor, opt_d) -> torch.Tensor:
+    """One update of D: real images -> 1, reconstructions -> 0 (Eq. 5)."""
+    logits_real, _ = detector.discriminator(x)
+    logits_fake, _ = detector.discriminator(x_hat)
+    loss = losses.discriminator_loss(logits_real, logits_fake)
+    opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_d.step()
+    return loss.detach()
+
+
+def check_finite(logged: dict, epoch: int, step: int, checkpoint: Path | None) -> None:
+    bad = {name: float(value) for name, value in logged.items() if not torch.isfinite(value)}
+    if bad:
+        kept = (f"the checkpoint of the last finished epoch is kept at {checkpoint}"
+                if checkpoint is not None and checkpoint.exists() else "no checkpoint was written yet")
+        raise TrainingDiverged(f"loss became non-finite {bad} at epoch {epoch + 1}, step {step + 1}; "
+                               f"training stopped ({kept}). Try a lower learning rate.")
+
+
+def train(detector: Detector, dataset: Dataset, train_config: TrainConfig | None = None,
+          out_dir: str | Path | None = None, resume: bool = False, device: str = "auto",
+          dataset_spec: dict | None = None, progress: bool = True) -> list[dict]:
+    """Train ``detector`` on the normal images of ``dataset``; returns the per-epoch history.
+
+    With ``out_dir``, a checkpoint is written there after every epoch; with ``resume``,
+    training continues from that checkpoint up to ``train_config.epochs`` epochs.
+    """
+    tc = train_config or TrainConfig()
+    dev = select_device(device)
+    checkpoint = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+    detector.to(dev).train()
+    opt_g, opt_d = make_optimizers(detector, tc.betas)
+    history, start = [], 0
+    if resume:
+        if checkpoint is None or not checkpoint.exists():
+            raise FileNotFoundError(f"cannot resume: no checkpoint at {checkpoint}")
+        state = load_checkpoint(checkpoint, detector.config.variant)
+        restore_detector(state, detector)
+        opt_g.load_state_dict(state["opt_g"])
+        if opt_d is not None:
+            opt_d.load_state_dict(state["opt_d"])
+        history, start = state["history"], state["epoch"]
+        detector.to(dev)
+
+    detector.check_input(dataset[0]["image"][None])  # a clear error before any work
+    loader_kwargs = dict(batch_size=tc.batch_size, drop_last=len(dataset) > tc.batch_size)
+    steps = len(DataLoader(dataset, **loader_kwargs))
+    bar = tqdm(total=tc.epochs * steps, initial=start * steps, disable=not progress,
+               desc=detector.config.variant, unit="step", dynamic_ncols=True)
+    for epoch in range(start, tc.epochs):
+        generator = epoch_generator(tc.seed, epoch)
+        loader = DataLoader(dataset, shuffle=True, generator=generator, **loader_kwargs)
+        sums, began = {}, time.perf_counter()
+        for step, batch in enumerate(loader):
+            x = batch["image"].to(dev)
+            if tc.flips:
+                x = random_flips(x, generator)
+            x_hat, logged = generator_step(detector, x, opt_g)
+            if opt_d is not None:
+                logged["disc"] = discriminator_step(detector, x, x_hat, opt_d)
+            check_finite(logged, epoch, step, checkpoint)
+            for name, value in logged.items():
+                sums[name] = sums.get(name, 0.0) + float(value)
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, **{k: f"{float(v):.4f}" for k, v in logged.items()})
+        history.append({"epoch": epoch + 1, "seconds": time.perf_counter() - began,
+                        **{name: total / steps for name, total in sums.items()}})
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, {
+                "model_config": detector.config.to_dict(), "train_config": asdict(tc),
+                "dataset": dataset_spec or {}, "epoch": epoch + 1, "history": history,
+                "generator": detector.generator.state_dict(),
+                "discriminator": detector.discriminator.state_dict() if opt_d else None,
+                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict() if opt_d else None})
+    bar.close()
+    return history
+
+
+def fit(variant: str, dataset: Dataset, train_config: TrainConfig | None = None, **kwargs) -> Detector:
+    """Seed, build the preset ``variant`` and train it: the one-call API used by the book.
+
+    Keyword arguments go to :func:`make_config` when they are config fields
+    (``image_size``, ``rates``, ...) and to :func:`train` otherwise.
+
+    >>> from daad_lib.data import Stripes
+    >>> detector = fit("daad", Stripes("train"), TrainConfig(epochs=1), image_size=32,
+    ...                rates=(2, 2, 1), num_items=20, progress=False)
+    """
+    from dataclasses import fields
+
+    from .config import ModelConfig
+
+    config_keys = {f.name for f in fields(ModelConfig)}
+    config_kwargs = {k: v for k, v in kwargs.items() if k in config_keys}
+    train_kwargs = {k: v for k, v in kwargs.items() if k not in config_keys}
+    tc = train_config or TrainConfig()
+    torch.manual_seed(tc.seed)
+    detector = Detector(make_config(variant, **config_kwargs))
+    train(detector, dataset, tc, **train_kwargs)
+    return detector.eval()
