@@ -1,0 +1,104 @@
+"""Datasets: MVTec layout (tiny and real), one-class protocol, stripes, clear errors."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from daad_lib.data import (CorruptImageError, MVTecAD, MVTecLayoutError, Stripes, build_dataset,
+                           cifar10, digits, mnist)
+
+from .conftest import shared_data
+
+
+def test_tiny_mvtec_layout(tiny_mvtec):
+    train = MVTecAD(tiny_mvtec, split="train", image_size=16)
+    test = MVTecAD(tiny_mvtec.parent, "widget", split="test", image_size=16)
+    assert len(train) == 6 and len(test) == 5
+    assert test.labels == [1, 1, 1, 0, 0]  # defect folders sort before "good"
+    item = test[0]
+    assert item["image"].shape == (3, 16, 16)
+    assert -1 <= item["image"].min() and item["image"].max() <= 1
+    assert item["mask"].shape == (16, 16) and set(item["mask"].unique().tolist()) == {0.0, 1.0}
+    assert item["mask"].sum() == 16  # the 8x8 defect at half resolution
+    assert test[4]["mask"].sum() == 0 and train[0]["label"] == 0
+
+
+def test_bottle_counts():
+    bottle = shared_data("mvtec_ad", "bottle")
+    train = MVTecAD(bottle, split="train", image_size=64)
+    test = MVTecAD(bottle, split="test", image_size=64)
+    assert len(train) == 209 and len(test) == 83
+    assert sum(test.labels) == 63
+    assert sum(1 for _, _, mask in test.items if mask is not None) == 63
+    assert test[0]["mask"].sum() > 0
+
+
+def test_folder_not_in_mvtec_layout(tmp_path):
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(MVTecLayoutError, match=r"photos is not in the MVTec AD layout"):
+        MVTecAD(tmp_path / "photos")
+    with pytest.raises(MVTecLayoutError, match="does not exist"):
+        MVTecAD(tmp_path, "carpet")
+
+
+def test_empty_train_good(tiny_mvtec):
+    for image in (tiny_mvtec / "train" / "good").iterdir():
+        image.unlink()
+    with pytest.raises(MVTecLayoutError, match=r"train/good holds no images"):
+        MVTecAD(tiny_mvtec)
+
+
+def test_missing_mask(tiny_mvtec):
+    (tiny_mvtec / "ground_truth" / "crack" / "001_mask.png").unlink()
+    with pytest.raises(MVTecLayoutError, match="missing ground-truth mask .*001_mask.png"):
+        MVTecAD(tiny_mvtec, split="test")
+
+
+def test_corrupt_png_names_the_file(tiny_mvtec):
+    bad = tiny_mvtec / "train" / "good" / "000.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
+    dataset = MVTecAD(tiny_mvtec, split="train", image_size=16)
+    with pytest.raises(CorruptImageError, match=r"cannot read image .*000\.png"):
+        dataset[0]
+
+
+def test_build_dataset_accepts_category_folder_or_root(tiny_mvtec):
+    by_folder = build_dataset("mvtec", "train", 16, data_dir=tiny_mvtec)
+    by_root = build_dataset("mvtec", "train", 16, data_dir=tiny_mvtec.parent, category="widget")
+    assert len(by_folder) == len(by_root) == 6
+
+
+def test_digits_one_class_protocol():
+    train, test = digits("train", 3, 16), digits("test", 3, 16)
+    assert set(train.labels) == {0} and 85 <= len(train) <= 95
+    assert len(test) in (898, 899) and 85 <= len(test) - sum(test.labels) <= 95
+    item = test[0]
+    assert item["image"].shape == (1, 16, 16) and item["image"].min() >= -1
+
+
+def test_stripes_normal_and_anomalous():
+    train, test = Stripes("train", 16, num_images=8), Stripes("test", 16, num_images=8)
+    assert train.labels == [0] * 8 and test.labels == [0, 1] * 4
+    vertical = test[1]["image"]
+    assert torch.equal(vertical[:, 0], vertical[:, 5])  # every row the same: vertical stripes
+    diagonal = test[0]["image"]
+    assert torch.equal(diagonal[:, 1, :-1], diagonal[:, 0, 1:])  # shifted by one each row
+
+
+def test_mnist_one_class():
+    root = shared_data("MNIST", "raw").parents[1]
+    train, test = mnist(root, "train", 0), mnist(root, "test", 0)
+    assert len(train) == 5923 and len(test) == 10000 and sum(test.labels) == 10000 - 980
+    assert train[0]["image"].shape == (1, 32, 32)
+
+
+def test_cifar10_one_class():
+    root = shared_data("cifar10", "train").parents[1]
+    train, test = cifar10(root, "train", 3), cifar10(root, "test", 3)
+    assert len(train) == 5000 and len(test) == 10000 and sum(test.labels) == 9000
+    assert train[0]["image"].shape == (3, 32, 32)
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        build_dataset("mnist", "train", 32, data_dir=tmp_path / "nowhere")

@@ -1,0 +1,118 @@
+"""BlockMemory against a slow, obviously correct reference (explicit loops over blocks)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from daad_lib.memory import BlockMemory, address, assemble, divide
+
+
+def reference_memory(x: torch.Tensor, items: torch.Tensor, rates) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 1-2 with the 1/N rule, one block at a time."""
+    batch, channels, height, width = x.shape
+    r_h, r_w, r_c = rates
+    bc, bh, bw = channels // r_c, height // r_h, width // r_w
+    n = items.shape[0]
+    out = torch.empty_like(x)
+    all_weights = []
+    for b in range(batch):
+        weights_b = []
+        for ic in range(r_c):
+            for ih in range(r_h):
+                for iw in range(r_w):
+                    crop = (b, slice(ic * bc, (ic + 1) * bc), slice(ih * bh, (ih + 1) * bh),
+                            slice(iw * bw, (iw + 1) * bw))
+                    q = x[crop].flatten()
+                    sims = torch.stack([q @ m / (q.norm() * m.norm()) for m in items])
+                    w = torch.exp(sims) / torch.exp(sims).sum()
+                    w = torch.where(w >= 1.0 / n, w, torch.zeros_like(w))
+                    w = w / w.sum()
+                    out[crop] = (w @ items).reshape(bc, bh, bw)
+                    weights_b.append(w)
+        all_weights.append(torch.stack(weights_b))
+    return out, torch.stack(all_weights)
+
+
+@pytest.mark.parametrize("rates", [(1, 1, 1), (2, 2, 1), (4, 2, 1), (2, 4, 2), (2, 2, 4), (8, 8, 1)])
+def test_matches_slow_reference(rates):
+    torch.manual_seed(0)
+    memory = BlockMemory(shape=(4, 8, 8), rates=rates, num_items=7).double()
+    x = torch.randn(2, 4, 8, 8, dtype=torch.float64)
+    out, weights = memory(x)
+    ref_out, ref_weights = reference_memory(x, memory.items.detach(), rates)
+    assert out.shape == x.shape
+    assert weights.shape == (2, math.prod(rates), 7)
+    torch.testing.assert_close(weights, ref_weights)
+    torch.testing.assert_close(out, ref_out)
+
+
+def test_pixelwise_case_is_memae_memory():
+    """r_h = H, r_w = W, r_c = 1: every pixel's C-vector is one query of dimension C."""
+    torch.manual_seed(1)
+    memory = BlockMemory(shape=(6, 4, 4), rates=(4, 4, 1), num_items=5)
+    x = torch.randn(3, 6, 4, 4)
+    out, weights = memory(x)
+    assert memory.block_dim == 6 and weights.shape == (3, 16, 5)
+    pixel = x[1, :, 2, 3]  # the query of block (row 2, col 3)
+    cos = torch.nn.functional.cosine_similarity(pixel[None], memory.items, dim=1)
+    w = torch.softmax(cos, 0)
+    w = torch.where(w >= 1 / 5, w, 0.0)
+    torch.testing.assert_close(out[1, :, 2, 3], (w / w.sum()) @ memory.items)
+
+
+def test_divide_then_assemble_is_identity():
+    x = torch.randn(2, 8, 12, 6)
+    for rates in [(1, 1, 1), (3, 2, 4), (12, 6, 8), (4, 3, 2)]:
+        blocks = divide(x, rates)
+        assert blocks.shape == (2, math.prod(rates), 8 * 12 * 6 // math.prod(rates))
+        torch.testing.assert_close(assemble(blocks, (8, 12, 6), rates), x)
+
+
+def test_weights_sum_to_one_and_none_below_one_over_n():
+    torch.manual_seed(2)
+    memory = BlockMemory(shape=(8, 8, 8), rates=(4, 4, 1), num_items=50)
+    _, weights = memory(torch.randn(4, 8, 8, 8))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(4, 16))
+    positive = weights[weights > 0]
+    assert positive.min() >= 1 / 50
+    assert (weights == 0).any(), "the 1/N rule should drop some items"
+
+
+def test_all_zero_row_is_guarded():
+    """Identical items give exactly uniform weights; rounding must not empty the row."""
+    items = torch.ones(3, 4)
+    weights = address(torch.randn(2, 5, 4), items)
+    assert torch.isfinite(weights).all()
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 5))
+
+
+def test_lower_temperature_is_sparser():
+    torch.manual_seed(3)
+    queries, items = torch.randn(1, 64, 16), torch.randn(100, 16)
+    kept_paper = (address(queries, items, 1.0) > 0).float().sum(-1).mean()
+    kept_sharp = (address(queries, items, 0.05) > 0).float().sum(-1).mean()
+    assert kept_sharp < kept_paper
+
+
+def test_gradients_reach_items_and_input():
+    torch.manual_seed(4)
+    memory = BlockMemory(shape=(4, 8, 8), rates=(2, 2, 1), num_items=10)
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    out, _ = memory(x)
+    out.pow(2).sum().backward()
+    assert memory.items.grad is not None and memory.items.grad.abs().sum() > 0
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("rates", [(3, 1, 1), (1, 5, 1), (1, 1, 3), (0, 1, 1)])
+def test_bad_rates_raise_value_error_naming_shape(rates):
+    with pytest.raises(ValueError, match=r"\(4, 8, 8\)"):
+        BlockMemory(shape=(4, 8, 8), rates=rates)
+
+
+def test_wrong_input_shape_is_a_clear_error():
+    memory = BlockMemory(shape=(4, 8, 8), rates=(2, 2, 1), num_items=3)
+    with pytest.raises(ValueError, match="built for"):
+        memory(torch.randn(1, 4, 16, 16))

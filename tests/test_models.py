@@ -1,0 +1,85 @@
+"""Every variant builds from one config and maps images to images of the same shape."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from daad_lib import PRESETS, build_model, make_config
+from daad_lib.config import ModelConfig
+
+
+def small(variant: str, size: int, channels: int):
+    rates = {"rates": (2, 2, 1)} if variant in ("daad", "daad_plus") else {}
+    return build_model(variant, image_size=size, channels=channels, widths=(8, 16, 16, 32),
+                       num_items=20, **rates)
+
+
+@pytest.mark.parametrize("variant", sorted(PRESETS))
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [32, 64])
+def test_every_variant_maps_images_to_images(variant, channels, size):
+    detector = small(variant, size, channels)
+    x = torch.rand(2, channels, size, size) * 2 - 1
+    x_hat, weights = detector.generator(x)
+    assert x_hat.shape == x.shape
+    assert x_hat.abs().max() <= 1.0  # tanh output, the range of the inputs
+    for scale, w in weights.items():
+        assert w.shape[0] == 2 and w.shape[2] == 20
+
+
+def test_memory_and_skip_layout_of_each_preset():
+    depth = 4
+    count = {v: len(small(v, 32, 3).generator.memories) for v in PRESETS}
+    assert count == {"ae": 0, "memae": 1, "ae_skip": 0, "memae_skip": depth, "daad": depth,
+                     "daad_plus": depth}
+    assert not make_config("ae").skips and not make_config("memae").skips
+    assert make_config("daad").skips and make_config("ae_skip").skips
+    # MemAE's single memory sits at the 16x bottleneck and is pixel-wise
+    (memory,) = small("memae", 64, 3).generator.memories.values()
+    assert memory.shape == (32, 4, 4) and memory.rates == (4, 4, 1) and memory.block_dim == 32
+    # DAAD: the same rates at every scale, so the block size halves scale by scale
+    daad = build_model("daad", image_size=256)
+    assert [m.rates for m in daad.generator.memories.values()] == [(8, 8, 1)] * 4
+    assert sorted(m.block_dim for m in daad.generator.memories.values()) == [
+        256 * 2 * 2, 128 * 4 * 4, 64 * 8 * 8, 32 * 16 * 16]
+
+
+def test_ae_decoder_sees_no_skip():
+    """Without skips the decoder's input at each scale has only the upsampled channels."""
+    ae, skip = small("ae", 32, 3), small("ae_skip", 32, 3)
+    in_channels = lambda d: [stage[0].in_channels for stage in d.generator.decoder]
+    assert in_channels(ae) == [8, 16, 16, 32]
+    assert in_channels(skip) == [16, 32, 32, 32]
+
+
+def test_discriminator_returns_logit_and_last_conv_features():
+    detector = build_model("daad_plus", image_size=64, rates=(4, 4, 1), num_items=20)
+    logit, features = detector.discriminator(torch.randn(3, 3, 64, 64))
+    assert logit.shape == (3,)
+    assert features.shape[0] == 3 and features.shape[2:] == (4, 4)
+
+
+@pytest.mark.parametrize("size", [100, 24, 8])
+def test_image_size_must_be_divisible_by_downsampling(size):
+    with pytest.raises(ValueError, match=f"image size {size}"):
+        make_config("ae", image_size=size)
+
+
+def test_rates_must_divide_every_scale():
+    with pytest.raises(ValueError, match=r"\(8, 8, 1\).*\(256, 4, 4\).*scale 4.*64px"):
+        make_config("daad", image_size=64)  # 16x bottleneck of a 64px image is 4x4
+    assert make_config("daad", image_size=128).rates == (8, 8, 1)
+
+
+def test_unknown_variant_and_inconsistent_options():
+    with pytest.raises(ValueError, match="unknown model 'vae'"):
+        make_config("vae")
+    with pytest.raises(ValueError, match="need discriminator"):
+        make_config("daad", gamma=0.9)
+
+
+def test_config_survives_a_dict_round_trip():
+    config = make_config("daad_plus", image_size=128, num_items=64)
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    listed = {**config.to_dict(), "widths": [32, 64, 128, 256], "rates": [8, 8, 1]}  # as JSON stores them
+    assert ModelConfig.from_dict(listed) == config
