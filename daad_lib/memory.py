@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -70,7 +69,10 @@ def address(queries: torch.Tensor, items: torch.Tensor, temperature: float = 1.0
     and holds no positive weight below 1/N.
     """
     num_items = items.shape[0]
-    cosine = F.normalize(queries, dim=-1) @ F.normalize(items, dim=-1).T  # (B, Q, N)
+    # cos(q, m) = q.m / (|q| |m|): dividing the (B, Q, N) products by the norms is cheaper
+    # than normalising the (B, Q, D) queries and the (N, D) items first (D >> N / Q here).
+    norms = queries.norm(dim=-1, keepdim=True) * items.norm(dim=-1)  # (B, Q, 1) * (N,) -> (B, Q, N)
+    cosine = (queries @ items.T) / norms.clamp_min(1e-8)  # (B, Q, N)
     weights = torch.softmax(cosine / temperature, dim=-1)  # (B, Q, N)
     kept = weights * (weights >= 1.0 / num_items)  # drop items below 1/N
     total = kept.sum(dim=-1, keepdim=True)  # (B, Q, 1)
