@@ -47,10 +47,23 @@ def hardware() -> dict:
     return info
 
 
+def readable_command(argv: list[str]) -> str:
+    """``daad train ...`` or ``python -m experiments.table3 ...`` rather than absolute paths."""
+    program = Path(argv[0])
+    repo = Path(__file__).resolve().parents[1]
+    if program.suffix == ".py" and program.resolve().is_relative_to(repo):
+        module = program.resolve().relative_to(repo).with_suffix("")
+        head = ["python", "-m", ".".join(module.parts)] if (repo / module.parts[0] / "__init__.py").exists() \
+            else ["python", str(module.with_suffix(".py"))]
+    else:
+        head = [program.name]
+    return shlex.join(head + list(argv[1:]))
+
+
 def run_info(command: list[str] | None = None) -> dict:
     """A dict to embed in every results file."""
     return {
-        "command": shlex.join(command if command is not None else sys.argv),
+        "command": readable_command(command if command is not None else sys.argv),
         "git_commit": git_commit(),
         "hardware": hardware(),
         "python": platform.python_version(),
