@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Execute every chapter with papermill (outputs written into the notebooks), then build the
+# HTML book with Jupyter Book (warnings are errors). Extra arguments go to papermill, e.g.
+#   bash book/build.sh -p EPOCHS 50 -p IMAGE_SIZE 128
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p _build
+: > _build/notebook_times.txt
+for notebook in notebooks/*.ipynb; do
+  start=$(date +%s)
+  papermill "$notebook" "$notebook" --log-level WARNING --no-progress-bar "$@"
+  echo "$notebook: $(( $(date +%s) - start )) s" | tee -a _build/notebook_times.txt
+done
+python book/strip_widget_outputs.py notebooks/*.ipynb
+jupyter-book build . -W --keep-going
+echo "book: file://$(pwd)/_build/html/index.html"
