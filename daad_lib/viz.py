@@ -7,6 +7,8 @@ sliders recompute in a running kernel; this one replays what was computed.
 """
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -47,6 +49,19 @@ def image_grid(rows: list[list], row_labels: list[str] | None = None, col_labels
     return fig
 
 
+# matplotlib's player draws its buttons with Font Awesome from a CDN; plain characters keep
+# the page self-contained (no request leaves the page, buttons still show offline).
+BUTTON_GLYPHS = {"fa-minus": "&minus;", "fa-fast-backward": "&#x23EE;", "fa-step-backward": "&#x23F4;|",
+                 "fa-play fa-flip-horizontal": "&#x25C0;", "fa-pause": "&#x23F8;", "fa-play": "&#x25B6;",
+                 "fa-step-forward": "|&#x23F5;", "fa-fast-forward": "&#x23ED;", "fa-plus": "+"}
+
+
+def offline_player(html: str) -> str:
+    """Remove the player's only external resource (the icon font) and draw its buttons in text."""
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", html)
+    return re.sub(r'<i class="fa ([^"]+)"></i>', lambda m: BUTTON_GLYPHS.get(m.group(1), "?"), html)
+
+
 def figure_to_array(fig: plt.Figure) -> np.ndarray:
     """Render a matplotlib figure to an (H, W, 3) array in [0, 1] (to use a plot as a slider frame)."""
     fig.canvas.draw()
@@ -81,6 +96,6 @@ def frame_slider(frames: list[list], labels: list[str], panel_titles: list[str],
         return images
 
     player = animation.FuncAnimation(fig, draw, frames=len(frames), blit=False)
-    html = player.to_jshtml(fps=1, default_mode="once")
+    html = offline_player(player.to_jshtml(fps=1, default_mode="once"))
     plt.close(fig)
     return HTML(html)
