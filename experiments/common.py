@@ -48,8 +48,12 @@ def run_name(dataset: str, subset: str, variant: str, seed: int, tag: str = "") 
 
 def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", category: str = "bottle",
              normal_class: int = 0, tag: str = "", image_size: int | None = None,
-             epochs: int | None = None, data_dir: str | None = None, **overrides) -> dict:
-    """Train + score one model (or load the stored result of an earlier identical run)."""
+             epochs: int | None = None, data_dir: str | None = None, cached_only: bool = False,
+             **overrides) -> dict | None:
+    """Train + score one model (or load the stored result of an earlier identical run).
+
+    With ``cached_only``, never train: return None when the run has no stored result.
+    """
     settings = PROTOCOLS[protocol]
     image_size = image_size or settings["image_size"]
     epochs = epochs or settings["epochs"]
@@ -58,6 +62,8 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     stored = results_dir(protocol) / "runs" / f"{name}.json"
     if stored.exists():
         return json.loads(stored.read_text())
+    if cached_only:
+        return None
 
     config = make_config(variant, image_size=image_size, channels=CHANNELS[dataset], **overrides)
     train_set = build_dataset(dataset, "train", image_size, data_dir, category, normal_class)
@@ -130,3 +136,5 @@ def protocol_argument(parser) -> None:
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="cpu")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="only tabulate runs already stored; report the others as missing")

@@ -56,7 +56,9 @@ def main() -> None:
                                   f"cannot be divided into {rate}x{rate} blocks"}
             continue
         done = [run_once(args.protocol, "daad", seed, tag="" if rate == 8 else f"r{rate}",
-                         rates=(rate, rate, 1), data_dir=args.data_dir) for seed in seeds]
+                         rates=(rate, rate, 1), data_dir=args.data_dir, cached_only=args.cached_only)
+                for seed in seeds]
+        done = [r for r in done if r is not None]
         runs += done
         rows[rate] = {"paper_mean_15": PAPER_MEAN[rate],
                       "image_auroc": mean_std([r["image_auroc"] for r in done]),

@@ -21,23 +21,24 @@ PAPER_MEAN = {"ae": [0.794, 0.812, 0.817, 0.819, 0.835], "daad": [0.845, 0.847, 
 NAMES = {"ae": "AE", "daad": "DAAD"}
 
 
-def runs_for(protocol: str, generator: str, seed: int, data_dir) -> tuple[dict, dict, dict]:
-    """The three trained models a generator's five rows need."""
-    plain = run_once(protocol, generator, seed, data_dir=data_dir)
-    adv = run_once(protocol, generator, seed, tag="adv", discriminator=True, adv_loss=True, lr=2e-4,
-                   data_dir=data_dir)
+def runs_for(protocol: str, generator: str, seed: int, data_dir, cached_only: bool) -> tuple:
+    """The three trained models a generator's five rows need (None where not run)."""
+    common = dict(data_dir=data_dir, cached_only=cached_only)
+    plain = run_once(protocol, generator, seed, **common)
+    adv = run_once(protocol, generator, seed, tag="adv", discriminator=True, adv_loss=True, lr=2e-4, **common)
     if generator == "daad":
-        both = run_once(protocol, "daad_plus", seed, data_dir=data_dir)  # DAAD+ is DAAD + L_adv + L_ali
+        both = run_once(protocol, "daad_plus", seed, **common)  # DAAD+ is DAAD + L_adv + L_ali
     else:
         both = run_once(protocol, generator, seed, tag="adv-ali", discriminator=True, adv_loss=True,
-                        ali_loss=True, gamma=0.9, lr=2e-4, data_dir=data_dir)
+                        ali_loss=True, gamma=0.9, lr=2e-4, **common)
     return plain, adv, both
 
 
-def row_values(plain: dict, adv: dict, both: dict) -> list[float]:
-    return [aurocs(plain, 1.0)["image_auroc_recon"], aurocs(adv, 1.0)["image_auroc_recon"],
-            aurocs(both, 1.0)["image_auroc_recon"], aurocs(both, 0.9)["image_auroc_align"],
-            aurocs(both, 0.9)["image_auroc"]]
+def row_values(plain: dict | None, adv: dict | None, both: dict | None) -> list[float | None]:
+    recon = lambda run: aurocs(run, 1.0)["image_auroc_recon"] if run else None
+    return [recon(plain), recon(adv), recon(both),
+            aurocs(both, 0.9)["image_auroc_align"] if both else None,
+            aurocs(both, 0.9)["image_auroc"] if both else None]
 
 
 def main() -> None:
@@ -53,8 +54,8 @@ def main() -> None:
     for generator in ("ae", "daad"):
         per_seed = []
         for seed in seeds:
-            runs = runs_for(args.protocol, generator, seed, args.data_dir)
-            used += runs
+            runs = runs_for(args.protocol, generator, seed, args.data_dir, args.cached_only)
+            used += [r for r in runs if r is not None]
             per_seed.append(row_values(*runs))
         table[generator] = [{"l_adv": a, "l_ali": b, "score_l": c, "score_r": d,
                              "paper_mean_15": PAPER_MEAN[generator][i],
