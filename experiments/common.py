@@ -132,6 +132,21 @@ def write_outputs(protocol: str, stem: str, report: dict, markdown: str) -> Path
     return out / f"{stem}.json"
 
 
+def parse_args(doc: str, extra=None):
+    """The table scripts' shared command line (``extra(parser)`` adds script-specific options);
+    sets torch's thread count when ``--threads`` is given."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    protocol_argument(parser)
+    if extra is not None:
+        extra(parser)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
+
+
 def protocol_argument(parser) -> None:
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="cpu")
     parser.add_argument("--data-dir", default=None)

@@ -7,14 +7,13 @@ good images); scores are A(x) min-max scaled over the test set (Eq. 7).
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 
 from daad_lib.scoring import fuse
 
-from .common import PROTOCOLS, protocol_argument, results_dir, run_once, write_outputs
+from .common import PROTOCOLS, parse_args, results_dir, run_once, write_outputs
 
 
 def scaled_scores(run: dict, gamma: float) -> list[float]:
@@ -23,11 +22,7 @@ def scaled_scores(run: dict, gamma: float) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    protocol_argument(parser)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_args(__doc__)
     began = time.perf_counter()
     seed = PROTOCOLS[args.protocol]["seeds"][0]
     runs = {"DAAD": run_once(args.protocol, "daad", seed, data_dir=args.data_dir, cached_only=args.cached_only),

@@ -4,12 +4,9 @@
 """
 from __future__ import annotations
 
-import argparse
 import time
 
-import torch
-
-from .common import PROTOCOLS, fmt, mean_std, protocol_argument, results_dir, run_once, write_outputs
+from .common import PROTOCOLS, fmt, mean_std, parse_args, results_dir, run_once, write_outputs
 
 PAPER_BOTTLE = {"ae": 0.955, "memae": 0.954, "ae_skip": 0.713, "daad": 0.975, "daad_plus": 0.976}
 PAPER_MEAN = {"ae": 0.794, "memae": 0.802, "ae_skip": 0.736, "daad": 0.845, "daad_plus": 0.895}
@@ -44,12 +41,8 @@ def plot(rows: dict, path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    protocol_argument(parser)
-    parser.add_argument("--variants", nargs="+", default=list(PAPER_BOTTLE))
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_args(__doc__, lambda parser: parser.add_argument(
+        "--variants", nargs="+", default=list(PAPER_BOTTLE)))
     began = time.perf_counter()
     settings = PROTOCOLS[args.protocol]
     rows, runs = {}, {}

@@ -7,12 +7,9 @@ The same rates apply at every scale, so r must divide the 16x bottleneck: at
 """
 from __future__ import annotations
 
-import argparse
 import time
 
-import torch
-
-from .common import PROTOCOLS, fmt, mean_std, protocol_argument, results_dir, run_once, write_outputs
+from .common import PROTOCOLS, fmt, mean_std, parse_args, results_dir, run_once, write_outputs
 
 PAPER_MEAN = {1: 0.716, 2: 0.784, 4: 0.821, 8: 0.845, 16: 0.813}  # 15-category mean
 
@@ -38,11 +35,7 @@ def plot(rows: dict, path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    protocol_argument(parser)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_args(__doc__)
     began = time.perf_counter()
     settings = PROTOCOLS[args.protocol]
     size = settings["image_size"]

@@ -7,12 +7,9 @@ scored by A(x) = 0.9 R(x) + 0.1 L(x). The last three rows share one trained mode
 """
 from __future__ import annotations
 
-import argparse
 import time
 
-import torch
-
-from .common import PROTOCOLS, aurocs, fmt, mean_std, protocol_argument, run_once, write_outputs
+from .common import PROTOCOLS, aurocs, fmt, mean_std, parse_args, run_once, write_outputs
 
 ROWS = [  # (L_adv, L_ali, L(x), R(x))
     (False, False, False, True), (True, False, False, True), (True, True, False, True),
@@ -42,11 +39,7 @@ def row_values(plain: dict | None, adv: dict | None, both: dict | None) -> list[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    protocol_argument(parser)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_args(__doc__)
     began = time.perf_counter()
     settings = PROTOCOLS[args.protocol]
     seeds = settings["seeds"][:1]

@@ -4,8 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from daad_lib.data import (CorruptImageError, MVTecAD, MVTecLayoutError, Stripes, build_dataset,
-                           cifar10, digits, mnist)
+from daad_lib.data import CorruptImageError, MVTecAD, MVTecLayoutError, Stripes, build_dataset, cifar10, digits, mnist
 
 from .conftest import shared_data
 

@@ -1,8 +1,9 @@
 """environment.yml lists exactly the pip dependencies of pyproject.toml."""
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
