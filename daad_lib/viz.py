@@ -68,16 +68,24 @@ def figure_to_array(fig: plt.Figure) -> np.ndarray:
     return np.asarray(fig.canvas.buffer_rgba())[..., :3] / 255.0
 
 
+class HtmlPlayer:
+    """A self-contained HTML snippet that Jupyter renders (``_repr_html_``); ``.data`` is the text."""
+
+    def __init__(self, data: str):
+        self.data = data
+
+    def _repr_html_(self) -> str:
+        return self.data
+
+
 def frame_slider(frames: list[list], labels: list[str], panel_titles: list[str], size: float = 2.2,
                  cmap: str | None = None):
     """An offline slider over precomputed frames.
 
     ``frames[k]`` is the list of panels shown at slider position k (tensors in
-    [-1, 1] or 2-D maps); ``labels[k]`` is its caption. Returns an
-    ``IPython.display.HTML`` object holding the animation player.
+    [-1, 1] or 2-D maps); ``labels[k]`` is its caption. Returns an :class:`HtmlPlayer`,
+    which Jupyter displays as the player.
     """
-    from IPython.display import HTML
-
     n_panels = len(frames[0])
     fig, axes = plt.subplots(1, n_panels, figsize=(size * n_panels, size + 0.5), squeeze=False)
     images = []
@@ -98,4 +106,4 @@ def frame_slider(frames: list[list], labels: list[str], panel_titles: list[str],
     player = animation.FuncAnimation(fig, draw, frames=len(frames), blit=False)
     html = offline_player(player.to_jshtml(fps=1, default_mode="once"))
     plt.close(fig)
-    return HTML(html)
+    return HtmlPlayer(html)
