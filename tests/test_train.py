@@ -60,3 +60,10 @@ def test_random_flips_flip_whole_images():
     candidates = [x, x.flip(-1), x.flip(-2), x.flip(-1).flip(-2)]
     for i in range(2):
         assert any(torch.equal(flipped[i], c[i]) for c in candidates)
+
+
+def test_device_selection():
+    from daad_lib.train import select_device
+
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type in ("cuda", "mps", "cpu")
