@@ -159,7 +159,7 @@ def train(detector: Detector, dataset: Dataset, train_config: TrainConfig | None
             for name, value in logged.items():
                 sums[name] = sums.get(name, 0.0) + float(value)
             bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, **{k: f"{float(v):.4f}" for k, v in logged.items()})
+            bar.set_postfix(refresh=False, epoch=epoch + 1, **{k: f"{float(v):.4f}" for k, v in logged.items()})
         history.append({"epoch": epoch + 1, "seconds": time.perf_counter() - began,
                         **{name: total / steps for name, total in sums.items()}})
         if checkpoint is not None:
