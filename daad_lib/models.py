@@ -46,7 +46,3 @@ def build_model(variant: str | ModelConfig = "daad", **overrides) -> Detector:
     ``"daad"``, ``"daad_plus"``) with optional config overrides, or from a config."""
     config = variant if isinstance(variant, ModelConfig) else make_config(variant, **overrides)
     return Detector(config)
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
