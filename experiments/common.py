@@ -49,10 +49,11 @@ def run_name(dataset: str, subset: str, variant: str, seed: int, tag: str = "") 
 def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", category: str = "bottle",
              normal_class: int = 0, tag: str = "", image_size: int | None = None,
              epochs: int | None = None, data_dir: str | None = None, cached_only: bool = False,
-             **overrides) -> dict | None:
+             store_scores: bool = True, **overrides) -> dict | None:
     """Train + score one model (or load the stored result of an earlier identical run).
 
     With ``cached_only``, never train: return None when the run has no stored result.
+    ``store_scores=False`` keeps only the AUROCs (for test sets of thousands of images).
     """
     settings = PROTOCOLS[protocol]
     image_size = image_size or settings["image_size"]
@@ -89,6 +90,9 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
         result["defect_area"] = scores["masks"].flatten(1).mean(1).tolist()  # fraction of pixels
         result["pixel_auroc"] = pixel_auroc(scores["maps"], scores["masks"])
     result.update(aurocs(result, config.gamma))
+    if not store_scores:
+        for key in ("labels", "recon", "align"):
+            result.pop(key)
     stored.parent.mkdir(parents=True, exist_ok=True)
     stored.write_text(json.dumps(result, indent=1) + "\n")
     print(f"{name}: image AUROC {result['image_auroc']:.3f} ({train_seconds:.0f} s)", flush=True)
