@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from .memory import check_rates
+
 MEMORY_PLACES = ("none", "bottleneck", "all")
 
 
@@ -103,15 +105,14 @@ def validate(config: ModelConfig) -> None:
             f"{config.depth} stride-2 stages (widths {config.widths}), so the image size must be "
             f"divisible by 2**{config.depth} = {factor}")
     if config.rates is not None:
-        r_h, r_w, r_c = config.rates
         for scale in config.memory_scales():
-            channels, height, width = config.feature_shapes()[scale]
-            if min(config.rates) < 1 or height % r_h or width % r_w or channels % r_c:
+            try:
+                check_rates(config.feature_shapes()[scale], config.rates)
+            except ValueError as error:
                 raise ValueError(
-                    f"division rates (r_h, r_w, r_c) = {config.rates} do not divide the "
-                    f"(C, H, W) = {(channels, height, width)} feature map at scale {scale + 1} "
-                    f"of a {config.image_size}px image: use an image size of at least "
-                    f"{max(r_h, r_w) * factor}px or smaller rates")
+                    f"{error}; this is the feature map at scale {scale + 1} of a {config.image_size}px "
+                    f"image: use an image size of at least {max(config.rates[:2]) * factor}px or "
+                    f"smaller rates") from None
     if not 0.0 <= config.gamma <= 1.0:
         raise ValueError(f"gamma must lie in [0, 1], got {config.gamma}")
     if (config.adv_loss or config.ali_loss or config.gamma < 1.0) and not config.discriminator:

@@ -32,8 +32,7 @@ def check_rates(shape: tuple[int, int, int], rates: tuple[int, int, int]) -> Non
     if min(rates) < 1 or height % r_h or width % r_w or channels % r_c:
         raise ValueError(
             f"division rates (r_h, r_w, r_c) = {tuple(rates)} do not divide a feature map of "
-            f"(C, H, W) = {tuple(shape)}: need H % r_h == W % r_w == C % r_c == 0 "
-            f"(for a network, choose an image size whose feature maps the rates divide)"
+            f"(C, H, W) = {tuple(shape)}: need H % r_h == W % r_w == C % r_c == 0"
         )
 
 

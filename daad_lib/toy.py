@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .memory import BlockMemory
+from .memory import BlockMemory, divide
 
 
 def fit_block_memory(images: torch.Tensor, rate: int, num_items: int = 16, temperature: float = 0.05,
@@ -20,10 +20,9 @@ def fit_block_memory(images: torch.Tensor, rate: int, num_items: int = 16, tempe
     torch.manual_seed(seed)
     memory = BlockMemory(tuple(images.shape[1:]), (rate, rate, 1), num_items, temperature)
     with torch.no_grad():  # start from random blocks of the data, a common k-means-like start
-        blocks = images.unfold(2, images.shape[2] // rate, images.shape[2] // rate)
-        start = blocks.unfold(3, images.shape[3] // rate, images.shape[3] // rate)
-        start = start.permute(0, 2, 3, 1, 4, 5).reshape(-1, memory.block_dim)  # (B*r*r, D)
-        memory.items.copy_(start[torch.randint(len(start), (num_items,))] + 0.01 * torch.randn(num_items, memory.block_dim))
+        blocks = divide(images, memory.rates).reshape(-1, memory.block_dim)  # (B*Q, D)
+        chosen = blocks[torch.randint(len(blocks), (num_items,))]
+        memory.items.copy_(chosen + 0.01 * torch.randn(num_items, memory.block_dim))
     optimizer = torch.optim.Adam(memory.parameters(), lr=lr)
     for _ in range(steps):
         out, _ = memory(images)

@@ -21,9 +21,17 @@ def to_numpy_image(image: torch.Tensor) -> np.ndarray:
     return array[0].numpy() if array.shape[0] == 1 else array.permute(1, 2, 0).numpy()
 
 
+def as_array(panel) -> np.ndarray:
+    """A panel as an array to draw: (C, H, W) tensors in [-1, 1] become images in [0, 1];
+    2-D maps and ready-made arrays pass through."""
+    if isinstance(panel, torch.Tensor) and panel.dim() == 3:
+        return to_numpy_image(panel)
+    return np.asarray(panel)
+
+
 def show(ax, image, title: str = "", **kwargs) -> None:
     """Draw a (C, H, W) tensor in [-1, 1] (or an (H, W) map) on ``ax`` without ticks."""
-    array = to_numpy_image(image) if isinstance(image, torch.Tensor) and image.dim() == 3 else np.asarray(image)
+    array = as_array(image)
     grey = array.ndim == 2 and "cmap" not in kwargs
     ax.imshow(array, cmap="gray" if grey else kwargs.pop("cmap", None), vmin=0 if grey else None,
               vmax=1 if grey else None, **kwargs)
@@ -90,7 +98,7 @@ def frame_slider(frames: list[list], labels: list[str], panel_titles: list[str],
     fig, axes = plt.subplots(1, n_panels, figsize=(size * n_panels, size + 0.5), squeeze=False)
     images = []
     for ax, panel, title in zip(axes[0], frames[0], panel_titles):
-        array = to_numpy_image(panel) if isinstance(panel, torch.Tensor) and panel.dim() == 3 else np.asarray(panel)
+        array = as_array(panel)
         images.append(ax.imshow(array, cmap=cmap if array.ndim == 2 else None, vmin=0, vmax=1))
         ax.set_title(title, fontsize=9)
         ax.axis("off")
@@ -98,8 +106,7 @@ def frame_slider(frames: list[list], labels: list[str], panel_titles: list[str],
 
     def draw(k: int):
         for image, panel in zip(images, frames[k]):
-            image.set_data(to_numpy_image(panel) if isinstance(panel, torch.Tensor) and panel.dim() == 3
-                           else np.asarray(panel))
+            image.set_data(as_array(panel))
         caption.set_text(labels[k])
         return images
 
