@@ -136,6 +136,24 @@ def write_outputs(protocol: str, stem: str, report: dict, markdown: str) -> Path
     return out / f"{stem}.json"
 
 
+def subplots(*args, **kwargs):
+    """``plt.subplots`` on the file-only Agg backend: the table scripts run headless."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+def save_figure(fig, path: Path) -> None:
+    """Lay out, write to ``path`` (PNG, 120 dpi) and free the figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def parse_args(doc: str, extra=None):
     """The table scripts' shared command line (``extra(parser)`` adds script-specific options);
     sets torch's thread count when ``--threads`` is given."""

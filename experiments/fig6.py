@@ -13,7 +13,7 @@ import torch
 
 from daad_lib.scoring import fuse
 
-from .common import PROTOCOLS, parse_args, results_dir, run_once, write_outputs
+from .common import PROTOCOLS, parse_args, results_dir, run_once, save_figure, subplots, write_outputs
 
 
 def scaled_scores(run: dict, gamma: float) -> list[float]:
@@ -34,11 +34,7 @@ def main() -> None:
     points = {name: {"area": run["defect_area"], "label": run["labels"],
                      "score": scaled_scores(run, run["model_config"]["gamma"])} for name, run in runs.items()}
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(9, 3.5), sharey=True)
     for ax, (name, p) in zip(axes, points.items()):
         normal = [s for s, l in zip(p["score"], p["label"]) if l == 0]
         defect = [(a * 100, s) for a, s, l in zip(p["area"], p["score"], p["label"]) if l == 1]
@@ -48,9 +44,7 @@ def main() -> None:
         ax.set_title(f"{name}: image AUROC {runs[name]['image_auroc']:.3f}")
     axes[0].set_ylabel("anomaly score A(x)")
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(results_dir(args.protocol) / "fig6_bottle.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, results_dir(args.protocol) / "fig6_bottle.png")
 
     summary = {name: {"image_auroc": runs[name]["image_auroc"],
                       "mean_score_good": sum(s for s, l in zip(p["score"], p["label"]) if l == 0)

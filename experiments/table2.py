@@ -5,14 +5,14 @@ One class is normal: train on its training images, test on the whole test set
 
     python -m experiments.table2 --protocol cpu [--datasets mnist cifar10] [--classes 0 1 ...]
 
-Images are 32x32 (MNIST padded by resizing from 28); with 16x downsampling the
+Images are 32x32 (MNIST resized from 28x28); with 16x downsampling the
 bottleneck is 2x2, so DAAD uses rates (2, 2, 1).
 """
 from __future__ import annotations
 
 import time
 
-from .common import fmt, mean_std, parse_args, results_dir, run_once, write_outputs
+from .common import fmt, mean_std, parse_args, results_dir, run_once, save_figure, subplots, write_outputs
 
 PAPER = {"mnist": {"daad": 0.990}, "cifar10": {"daad": 0.753}}  # "Ours" in the paper; means only
 # The paper states no image size or epochs for Table 2; "paper" here is our longer GPU setting.
@@ -30,11 +30,7 @@ def extra(parser) -> None:
 
 def plot(rows: dict, path) -> None:
     """Per-class AUROC bars (mean over seeds, std as error bars), one panel per dataset."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(rows), figsize=(5.5 * len(rows), 3.4), squeeze=False)
+    fig, axes = subplots(1, len(rows), figsize=(5.5 * len(rows), 3.4), squeeze=False)
     for ax, (dataset, models) in zip(axes[0], rows.items()):
         names = CLASSES[dataset]
         width = 0.8 / len(models)
@@ -50,9 +46,7 @@ def plot(rows: dict, path) -> None:
         ax.set_ylabel("image AUROC")
         ax.set_title(f"Table 2: {dataset}, normal class")
         ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
@@ -102,10 +96,11 @@ def main() -> None:
     plot(rows, results_dir(args.protocol) / "table2.png")
     write_outputs(args.protocol, "table2", {
         "table": "Table 2",
-        "protocol_label": f"{args.protocol.upper() if args.protocol == 'cpu' else args.protocol} protocol for Table 2 "
+        "protocol_label": f"{'CPU' if args.protocol == 'cpu' else 'paper'} protocol for Table 2 "
                           f"({settings['image_size']} px, {settings['epochs']} epochs)",
-        "dataset": "one-class " + " and ".join(args.datasets), "image_size": settings["image_size"], "epochs": settings["epochs"],
-        "batch_size": 8, "seeds": settings["seeds"], "total_wall_time_s": time.perf_counter() - began,
+        "dataset": "one-class " + " and ".join(args.datasets), "image_size": settings["image_size"],
+        "epochs": settings["epochs"], "batch_size": 8, "seeds": settings["seeds"],
+        "total_wall_time_s": time.perf_counter() - began,
         "runs_wall_time_s": sum(r["wall_time_s"] for r in used), "rows": rows}, markdown)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 
-from .common import PROTOCOLS, fmt, mean_std, parse_args, results_dir, run_once, write_outputs
+from .common import (PROTOCOLS, fmt, mean_std, parse_args, results_dir,
+                     run_once, save_figure, subplots, write_outputs)
 
 PAPER_BOTTLE = {"ae": 0.955, "memae": 0.954, "ae_skip": 0.713, "daad": 0.975, "daad_plus": 0.976}
 PAPER_MEAN = {"ae": 0.794, "memae": 0.802, "ae_skip": 0.736, "daad": 0.845, "daad_plus": 0.895}
@@ -18,12 +19,8 @@ def done_any(row: dict) -> bool:
 
 
 def plot(rows: dict, path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     variants = list(rows)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = subplots(figsize=(6, 3.5))
     xs = range(len(variants))
     ax.bar(xs, [rows[v]["image_auroc"]["mean"] or 0 for v in variants],
            yerr=[rows[v]["image_auroc"]["std"] or 0 for v in variants], color="tab:blue", alpha=0.7,
@@ -35,9 +32,7 @@ def plot(rows: dict, path) -> None:
     ax.set_ylabel("image AUROC")
     ax.set_title("Table 3 on MVTec AD bottle")
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import time
 
-from .common import PROTOCOLS, fmt, mean_std, parse_args, results_dir, run_once, write_outputs
+from .common import (PROTOCOLS, fmt, mean_std, parse_args, results_dir,
+                     run_once, save_figure, subplots, write_outputs)
 
 PAPER_MEAN = {1: 0.716, 2: 0.784, 4: 0.821, 8: 0.845, 16: 0.813}  # 15-category mean
 
 
 def plot(rows: dict, path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.3))
+    fig, ax = subplots(figsize=(5, 3.3))
     ours = [(r, row["image_auroc"]["mean"]) for r, row in rows.items() if row["image_auroc"]["mean"] is not None]
     ax.plot([r for r, _ in ours], [v for _, v in ours], "o-", label="ours, bottle")
     ax.plot(list(PAPER_MEAN), list(PAPER_MEAN.values()), "s--", color="gray", label="paper, 15-category mean")
@@ -29,9 +26,7 @@ def plot(rows: dict, path) -> None:
     ax.set_ylabel("image AUROC")
     ax.set_title("Table 4: block size")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:

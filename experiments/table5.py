@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 
-from .common import PROTOCOLS, aurocs, fmt, mean_std, parse_args, results_dir, run_once, write_outputs
+from .common import (PROTOCOLS, aurocs, fmt, mean_std, parse_args,
+                     results_dir, run_once, save_figure, subplots, write_outputs)
 
 ROWS = [  # (L_adv, L_ali, L(x), R(x))
     (False, False, False, True), (True, False, False, True), (True, True, False, True),
@@ -43,11 +44,7 @@ ROW_LABELS = ["R(x)", "+L_adv\nR(x)", "+L_adv+L_ali\nR(x)", "+L_adv+L_ali\nL(x)"
 
 def plot(table: dict, path) -> None:
     """Ours (bottle) beside the paper's 15-category mean, one panel per generator."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(table), figsize=(5.2 * len(table), 3.4), sharey=True, squeeze=False)
+    fig, axes = subplots(1, len(table), figsize=(5.2 * len(table), 3.4), sharey=True, squeeze=False)
     for ax, (generator, rows) in zip(axes[0], table.items()):
         xs = range(len(rows))
         ax.bar([x - 0.2 for x in xs], [row["image_auroc"]["mean"] or 0 for row in rows], 0.4, label="ours, bottle")
@@ -58,9 +55,7 @@ def plot(table: dict, path) -> None:
         ax.set_title(f"Table 5: {NAMES[generator]}")
         ax.legend(fontsize=7, loc="upper left")
     axes[0][0].set_ylabel("image AUROC")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
