@@ -5,15 +5,26 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from .data.cache import in_memory
 from .metrics import image_auroc, pixel_auroc
 from .models import Detector
 from .scoring import fuse, score_batch
 from .train import select_device
 
 
+def ordered_batches(dataset: Dataset, batch_size: int, num_workers: int = 0):
+    """The dataset in order, in batches: sliced from memory, or read by DataLoader workers."""
+    if num_workers > 0:
+        yield from DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
+        return
+    data = in_memory(dataset)
+    for start in range(0, len(data), batch_size):
+        yield data.batch(torch.arange(start, min(start + batch_size, len(data))))
+
+
 @torch.no_grad()
 def score_dataset(detector: Detector, dataset: Dataset, batch_size: int = 16, device: str = "auto",
-                  sigma: float | None = None, progress: bool = False) -> dict:
+                  sigma: float | None = None, progress: bool = False, num_workers: int = 0) -> dict:
     """Raw scores for every test image, in dataset order.
 
     Returns ``recon`` (n,), ``align`` (n,) or None, ``labels`` (n,), ``maps`` (n, H, W)
@@ -22,7 +33,8 @@ def score_dataset(detector: Detector, dataset: Dataset, batch_size: int = 16, de
     dev = select_device(device)
     detector.to(dev).eval()
     parts: dict[str, list] = {"recon": [], "align": [], "labels": [], "maps": [], "masks": []}
-    for batch in tqdm(DataLoader(dataset, batch_size=batch_size), disable=not progress, desc="score"):
+    batches = ordered_batches(dataset, batch_size, num_workers)
+    for batch in tqdm(batches, disable=not progress, desc="score"):
         scores = score_batch(detector, batch["image"].to(dev), sigma)
         parts["recon"].append(scores["recon"].cpu())
         parts["maps"].append(scores["map"].cpu())

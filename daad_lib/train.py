@@ -5,10 +5,17 @@
 * a checkpoint after every epoch; ``resume=True`` continues from it exactly
   (shuffling and flips are drawn from a generator seeded by (seed, epoch));
 * a NaN / inf loss stops training with :class:`TrainingDiverged`; the checkpoint
-  of the last finished epoch is left untouched.
+  of the last finished epoch is left untouched;
+* ``precision="bf16"`` runs the forward passes under bfloat16 autocast (CPU with
+  AVX-512-BF16 / AMX, or CUDA); weights, optimiser state and losses stay float32;
+* the training images are decoded once and kept in memory (``num_workers > 0``
+  decodes them in worker processes every epoch instead, for data that does not fit);
+* ``log.jsonl`` in the output folder gets one line per finished epoch.
 """
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,9 +27,17 @@ from tqdm.auto import tqdm
 from . import losses
 from .checkpoint import load_checkpoint, restore_detector, save_checkpoint
 from .config import make_config
+from .data.cache import InMemory, in_memory
 from .models import Detector
 
 CHECKPOINT_NAME = "checkpoint.pt"
+LOG_NAME = "log.jsonl"
+PRECISIONS = ("fp32", "bf16")
+
+
+def kept_checkpoint_name(epoch: int) -> str:
+    """The copy of the checkpoint kept at a milestone epoch (``TrainConfig.keep_epochs``)."""
+    return f"checkpoint_epoch{epoch:04d}.pt"
 
 
 class TrainingDiverged(RuntimeError):
@@ -38,6 +53,16 @@ class TrainConfig:
     seed: int = 0
     flips: bool = True
     betas: tuple[float, float] = (0.9, 0.999)
+    precision: str = "fp32"  # "fp32" or "bf16" (autocast of the forward passes)
+    num_workers: int = 0  # 0: decode the data once into memory; > 0: DataLoader workers
+    keep_epochs: tuple[int, ...] = ()  # also keep checkpoint_epochNNNN.pt after these epochs
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be positive, got {self.epochs}, {self.batch_size}")
+        self.betas, self.keep_epochs = tuple(self.betas), tuple(int(e) for e in self.keep_epochs)
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -63,20 +88,31 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
+def autocast(device: torch.device, precision: str):
+    """The context of a forward pass: bfloat16 autocast for ``"bf16"``, a no-op for ``"fp32"``."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def make_optimizers(detector: Detector, betas) -> tuple[torch.optim.Adam, torch.optim.Adam | None]:
+    """Adam for G (and D), lr from the model config; the fused kernel where torch has one."""
     lr = detector.config.lr
-    opt_g = torch.optim.Adam(detector.generator.parameters(), lr=lr, betas=betas)
-    opt_d = (torch.optim.Adam(detector.discriminator.parameters(), lr=lr, betas=betas)
-             if detector.discriminator is not None else None)
-    return opt_g, opt_d
+    device = next(detector.parameters()).device
+    fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
+
+    def adam(module):
+        return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, **fused)
+    return adam(detector.generator), adam(detector.discriminator) if detector.discriminator is not None else None
 
 
-def generator_step(detector: Detector, x: torch.Tensor, opt_g) -> tuple[torch.Tensor, dict]:
-    """One update of G on Eq. 3; returns the (detached) reconstruction and the losses."""
+def generator_losses(detector: Detector, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """Forward pass of G and the terms of Eq. 3; returns x̂ and the losses (``total`` included)."""
     cfg = detector.config
-    x_hat, _ = detector.generator(x)
+    x_hat, weights = detector.generator(x)
     rec = losses.reconstruction_loss(x, x_hat)
     total, logged = cfg.lambda_rec * rec, {"rec": rec}
+    if cfg.lambda_entropy > 0 and weights:
+        logged["entropy"] = losses.addressing_entropy(weights)
+        total = total + cfg.lambda_entropy * logged["entropy"]
     if detector.discriminator is not None and (cfg.adv_loss or cfg.ali_loss):
         logits_fake, features_fake = detector.discriminator(x_hat)
         if cfg.adv_loss:
@@ -88,17 +124,26 @@ def generator_step(detector: Detector, x: torch.Tensor, opt_g) -> tuple[torch.Te
             logged["ali"] = losses.alignment_loss(features_real, features_fake)
             total = total + cfg.lambda_ali * logged["ali"]
     logged["total"] = total
+    return x_hat, logged
+
+
+def generator_step(detector: Detector, x: torch.Tensor, opt_g, precision: str = "fp32") -> tuple[torch.Tensor, dict]:
+    """One update of G on Eq. 3; returns the (detached) reconstruction and the losses."""
+    with autocast(x.device, precision):
+        x_hat, logged = generator_losses(detector, x)
     opt_g.zero_grad(set_to_none=True)
-    total.backward()
+    logged["total"].backward()
     opt_g.step()
-    return x_hat.detach(), {name: value.detach() for name, value in logged.items()}
+    return x_hat.detach(), {name: value.detach().float() for name, value in logged.items()}
 
 
-def discriminator_step(detector: Detector, x: torch.Tensor, x_hat: torch.Tensor, opt_d) -> torch.Tensor:
+def discriminator_step(detector: Detector, x: torch.Tensor, x_hat: torch.Tensor, opt_d,
+                       precision: str = "fp32") -> torch.Tensor:
     """One update of D: real images -> 1, reconstructions -> 0 (Eq. 5)."""
-    logits_real, _ = detector.discriminator(x)
-    logits_fake, _ = detector.discriminator(x_hat)
-    loss = losses.discriminator_loss(logits_real, logits_fake)
+    with autocast(x.device, precision):
+        logits_real, _ = detector.discriminator(x)
+        logits_fake, _ = detector.discriminator(x_hat)
+        loss = losses.discriminator_loss(logits_real, logits_fake)
     opt_d.zero_grad(set_to_none=True)
     loss.backward()
     opt_d.step()
@@ -114,17 +159,39 @@ def check_finite(logged: dict, epoch: int, step: int, checkpoint: Path | None) -
                                f"training stopped ({kept}). Try a lower learning rate.")
 
 
+def epoch_batches(dataset: Dataset, batch_size: int, generator: torch.Generator,
+                  num_workers: int = 0):
+    """The batches of one epoch, shuffled by ``generator``; the last partial batch is
+    dropped unless the dataset is smaller than one batch."""
+    drop_last = len(dataset) > batch_size
+    if not isinstance(dataset, InMemory):
+        yield from DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator,
+                              drop_last=drop_last, num_workers=num_workers)
+        return
+    order = torch.randperm(len(dataset), generator=generator)  # (n,)
+    stop = len(order) - len(order) % batch_size if drop_last else len(order)
+    for start in range(0, stop, batch_size):
+        yield dataset.batch(order[start:start + batch_size])
+
+
+def steps_per_epoch(num_images: int, batch_size: int) -> int:
+    return num_images // batch_size if num_images > batch_size else 1
+
+
 def train(detector: Detector, dataset: Dataset, train_config: TrainConfig | None = None,
           out_dir: str | Path | None = None, resume: bool = False, device: str = "auto",
           dataset_spec: dict | None = None, progress: bool = True) -> list[dict]:
     """Train ``detector`` on the normal images of ``dataset``; returns the per-epoch history.
 
-    With ``out_dir``, a checkpoint is written there after every epoch; with ``resume``,
-    training continues from that checkpoint up to ``train_config.epochs`` epochs.
+    With ``out_dir``, a checkpoint is written there after every epoch (and kept as
+    ``checkpoint_epochNNNN.pt`` after each epoch of ``train_config.keep_epochs``), and
+    ``log.jsonl`` gets one line per epoch; with ``resume``, training continues from that
+    checkpoint up to ``train_config.epochs`` epochs.
     """
     tc = train_config or TrainConfig()
     dev = select_device(device)
-    checkpoint = Path(out_dir) / CHECKPOINT_NAME if out_dir is not None else None
+    out = Path(out_dir) if out_dir is not None else None
+    checkpoint = out / CHECKPOINT_NAME if out is not None else None
     detector.to(dev).train()
     opt_g, opt_d = make_optimizers(detector, tc.betas)
     history, start = [], 0
@@ -140,37 +207,50 @@ def train(detector: Detector, dataset: Dataset, train_config: TrainConfig | None
         detector.to(dev)
 
     detector.check_input(dataset[0]["image"][None])  # a clear error before any work
-    loader_kwargs = dict(batch_size=tc.batch_size, drop_last=len(dataset) > tc.batch_size)
-    steps = len(DataLoader(dataset, **loader_kwargs))
+    if tc.num_workers == 0:
+        dataset = in_memory(dataset, progress=progress)
+    steps = steps_per_epoch(len(dataset), tc.batch_size)
     bar = tqdm(total=tc.epochs * steps, initial=start * steps, disable=not progress,
                desc=detector.config.variant, unit="step", dynamic_ncols=True)
     for epoch in range(start, tc.epochs):
         generator = epoch_generator(tc.seed, epoch)
-        loader = DataLoader(dataset, shuffle=True, generator=generator, **loader_kwargs)
-        sums, began = {}, time.perf_counter()
-        for step, batch in enumerate(loader):
+        sums, seen, began = {}, 0, time.perf_counter()
+        for step, batch in enumerate(epoch_batches(dataset, tc.batch_size, generator, tc.num_workers)):
             x = batch["image"].to(dev)
             if tc.flips:
                 x = random_flips(x, generator)
-            x_hat, logged = generator_step(detector, x, opt_g)
+            x_hat, logged = generator_step(detector, x, opt_g, tc.precision)
             if opt_d is not None:
-                logged["disc"] = discriminator_step(detector, x, x_hat, opt_d)
+                logged["disc"] = discriminator_step(detector, x, x_hat, opt_d, tc.precision)
             check_finite(logged, epoch, step, checkpoint)
             for name, value in logged.items():
                 sums[name] = sums.get(name, 0.0) + float(value)
+            seen += len(x)
             bar.update(1)
             bar.set_postfix(refresh=False, epoch=epoch + 1, **{k: f"{float(v):.4f}" for k, v in logged.items()})
-        history.append({"epoch": epoch + 1, "seconds": time.perf_counter() - began,
+        seconds = time.perf_counter() - began
+        history.append({"epoch": epoch + 1, "seconds": seconds, "images_per_s": seen / seconds,
                         **{name: total / steps for name, total in sums.items()}})
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, {
-                "model_config": detector.config.to_dict(), "train_config": asdict(tc),
-                "dataset": dataset_spec or {}, "epoch": epoch + 1, "history": history,
-                "generator": detector.generator.state_dict(),
-                "discriminator": detector.discriminator.state_dict() if opt_d else None,
-                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict() if opt_d else None})
+        if out is not None:
+            save_epoch(out, detector, tc, dataset_spec, history, opt_g, opt_d)
     bar.close()
     return history
+
+
+def save_epoch(out: Path, detector: Detector, tc: TrainConfig, dataset_spec: dict | None,
+               history: list[dict], opt_g, opt_d) -> None:
+    """Write the checkpoint (and a kept copy at a milestone) and append the epoch to the log."""
+    epoch = history[-1]["epoch"]
+    checkpoint = save_checkpoint(out / CHECKPOINT_NAME, {
+        "model_config": detector.config.to_dict(), "train_config": asdict(tc),
+        "dataset": dataset_spec or {}, "epoch": epoch, "history": history,
+        "generator": detector.generator.state_dict(),
+        "discriminator": detector.discriminator.state_dict() if opt_d else None,
+        "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict() if opt_d else None})
+    if epoch in tc.keep_epochs:
+        shutil.copyfile(checkpoint, out / kept_checkpoint_name(epoch))
+    with open(out / LOG_NAME, "a") as log:
+        log.write(json.dumps(history[-1]) + "\n")
 
 
 def fit(variant: str, dataset: Dataset, train_config: TrainConfig | None = None, **kwargs) -> Detector:

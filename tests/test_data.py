@@ -101,3 +101,19 @@ def test_cifar10_one_class():
 def test_missing_data_dir_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         build_dataset("mnist", "train", 32, data_dir=tmp_path / "nowhere")
+
+
+def test_in_memory_copy_is_exact(tiny_mvtec):
+    from daad_lib.data.cache import in_memory
+
+    test = MVTecAD(tiny_mvtec, split="test", image_size=16)
+    cached = in_memory(test)
+    assert cached.images.dtype == torch.uint8  # 8-bit files are stored as bytes
+    for i in range(len(test)):
+        original, copy = test[i], cached[i]
+        torch.testing.assert_close(copy["image"], original["image"], rtol=0, atol=1e-6)
+        assert torch.equal(copy["mask"], original["mask"]) and copy["label"] == original["label"]
+    batch = cached.batch(torch.tensor([4, 0]))
+    assert batch["label"].tolist() == [0, 1] and batch["mask"].shape == (2, 16, 16)
+    stripes = in_memory(Stripes("train", 16, num_images=4))
+    assert stripes.images.dtype == torch.float32  # generated values are not bytes: kept as floats
