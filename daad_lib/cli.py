@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -18,11 +19,13 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, load_detector, save_checkpoint
 from .config import PRESETS, make_config
 from .data import CHANNELS, DATASETS, CorruptImageError, MVTecLayoutError, build_dataset, load_image
+from .data.cache import in_memory
 from .evaluate import evaluate, score_dataset
+from .memory import ADDRESSING
 from .models import Detector
 from .provenance import run_info
 from .scoring import score_batch
-from .train import TrainConfig, TrainingDiverged, train
+from .train import PRECISIONS, TrainConfig, TrainingDiverged, train
 
 DEFAULT_SIZE = {"mvtec": 256, "mnist": 32, "cifar10": 32, "digits": 32, "stripes": 32}
 
@@ -40,7 +43,8 @@ def build_split(spec: dict, split: str, data_dir: str | None = None):
 
 def config_overrides(args) -> dict:
     overrides = {"image_size": args.image_size, "channels": CHANNELS[args.dataset]}
-    for name in ("rates", "widths", "num_items", "temperature", "lr", "gamma"):
+    for name in ("rates", "widths", "num_items", "temperature", "addressing", "threshold", "lambda_entropy",
+                 "lr", "gamma"):
         value = getattr(args, name)
         if value is not None:
             overrides[name] = tuple(value) if isinstance(value, list) else value
@@ -62,9 +66,13 @@ def cmd_train(args) -> dict:
     config = make_config(args.model, **config_overrides(args))  # a bad size fails here, early
     spec = dataset_spec(args)
     train_set = build_split(spec, "train")
+    if args.num_workers == 0:
+        train_set = in_memory(train_set)  # decoded once, for training and the score range below
     build_split(spec, "test")  # check the test split too before hours of training
     out = Path(args.out or f"runs/{args.dataset}_{args.model}")
-    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                     num_workers=args.num_workers, keep_epochs=tuple(args.keep_epochs or ()),
+                     **({"precision": args.precision} if args.precision else {}))
     torch.manual_seed(args.seed)
     detector = Detector(config)
     began = time.perf_counter()
@@ -75,7 +83,7 @@ def cmd_train(args) -> dict:
     state["score_stats"] = normal_range(detector.eval(), train_set)
     save_checkpoint(checkpoint, {k: v for k, v in state.items() if k not in ("format", "version")})
     info = {**run_info(), "model_config": config.to_dict(), "dataset": spec,
-            "train_config": vars(tc) | {"betas": list(tc.betas)}, "wall_time_s": time.perf_counter() - began,
+            "train_config": asdict(tc), "wall_time_s": time.perf_counter() - began,
             "history": history}
     (out / "train.json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"trained {args.model} for {len(history)} epochs; checkpoint: {checkpoint}")
@@ -196,10 +204,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help=f"forward passes in float32 or under bfloat16 autocast (default {TrainConfig.precision})")
+    p.add_argument("--num-workers", type=int, default=0,
+                   help="0 (default): decode the images once and keep them in memory; N > 0: decode them "
+                        "in N DataLoader workers every epoch (for data that does not fit in memory)")
+    p.add_argument("--keep-epochs", type=int, nargs="+", default=None, metavar="E",
+                   help="also keep OUT/checkpoint_epochNNNN.pt after these epochs (e.g. 25 50 100)")
     p.add_argument("--rates", type=int, nargs=3, metavar=("RH", "RW", "RC"), default=None)
     p.add_argument("--widths", type=int, nargs="+", default=None)
     p.add_argument("--num-items", type=int, default=None)
-    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--temperature", type=float, default=None, help="T of softmax(similarity / T)")
+    p.add_argument("--addressing", choices=ADDRESSING, default=None,
+                   help="memory addressing: cosine (the paper, Eq. 1) or dot-shrink (MemAE)")
+    p.add_argument("--threshold", type=float, default=None, help="drop / shrink threshold (default 1/N)")
+    p.add_argument("--lambda-entropy", type=float, default=None, help="weight of MemAE's entropy loss")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--gamma", type=float, default=None)
     p.add_argument("--data-dir", default=None, help="data root (default $DAAD_DATA_DIR or ../shared/data)")

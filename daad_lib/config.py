@@ -3,10 +3,15 @@
 The paper (Sec. 4.1) fixes the training recipe but not the widths or depth of
 the networks. Our choices, used everywhere unless overridden:
 
-* encoder: ``len(widths)`` stride-2 stages, widths (32, 64, 128, 256), so the
-  bottleneck is downsampled 16x like the paper's AE (Fig. 2);
-* one BlockMemory per encoder->decoder connection, the same rates at every scale;
+* encoder: four stride-2 stages, so the bottleneck is downsampled 16x like the
+  paper's AE (Fig. 2); widths from :func:`default_widths`;
+* one BlockMemory per encoder->decoder connection, the same rates at every scale,
+  rates from :func:`block_rates` (a block covers the same 32 x 32 image pixels as
+  the paper's r = 8 at 256 px, whatever the image size);
 * discriminator: DCGAN (Radford et al. 2016), stride-2 stages down to 4x4.
+
+``build_model(variant, image_size=S, channels=C)`` therefore works for any S that
+is a multiple of 16 without the user choosing rates or widths.
 
 Presets (Table 3 and Fig. 2):
 
@@ -17,17 +22,59 @@ variant        skips  memory                       discriminator
 ``memae``      no     pixel-wise, bottleneck only  no
 ``ae_skip``    yes    none                         no
 ``memae_skip`` yes    pixel-wise, every scale      no
-``daad``       yes    block-wise (8, 8, 1), every  no
-``daad_plus``  yes    block-wise (8, 8, 1), every  yes (L_adv, L_ali, gamma=0.9)
+``daad``       yes    block-wise, every scale      no
+``daad_plus``  yes    block-wise, every scale      yes (L_adv, L_ali, gamma=0.9)
 =============  =====  ===========================  =============
+
+Block-wise rates are (S/32, S/32, 1): the paper's (8, 8, 1) at 256 px, (4, 4, 1) at 128 px.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from .memory import check_rates
+from .memory import ADDRESSING, check_rates
 
 MEMORY_PLACES = ("none", "bottleneck", "all")
+DEPTH = 4  # stride-2 stages: 16x downsampling, as the paper's AE (Fig. 2)
+PAPER_IMAGE_SIZE, PAPER_RATE = 256, 8  # Sec. 4.1
+BLOCK_PIXELS = PAPER_IMAGE_SIZE // PAPER_RATE  # 32: the image pixels a block spans in the paper
+
+
+def block_rates(image_size: int, depth: int = DEPTH) -> tuple[int, int, int]:
+    """Division rates that keep the paper's block size: a block spans BLOCK_PIXELS = 32 image
+    pixels (at every scale, since the rates are shared), as (8, 8, 1) does at 256 px.
+
+    Rates count blocks, so a fixed (8, 8, 1) would halve the block, in feature pixels, each
+    time the image size halves. The rate must also divide the bottleneck (S/16): we take the
+    largest divisor of S/16 that is at most S/32.
+
+    >>> block_rates(256), block_rates(128), block_rates(64), block_rates(32)
+    ((8, 8, 1), (4, 4, 1), (2, 2, 1), (1, 1, 1))
+    """
+    bottleneck = max(1, image_size >> depth)
+    target = max(1, image_size // BLOCK_PIXELS)
+    rate = max(d for d in range(1, bottleneck + 1) if bottleneck % d == 0 and d <= target)
+    return (rate, rate, 1)
+
+
+def default_widths(image_size: int, channels: int = 3) -> tuple[int, ...]:
+    """Encoder widths (32, 64, 128, w): the last width w sets the size of the bottleneck.
+
+    * The paper-scale AE, (32, 64, 128, 256) on 3 x 256 x 256 images, keeps a third of the input's
+      values in its 16 x 16 x 256 bottleneck. Grey images have a third of the values, so they get
+      w = 64 (a quarter) instead of 256 (all of them: an AE could learn to copy its input).
+    * Below 64 px the bottleneck is also capped at 128 values, the size of the latent codes of
+      Table 2's reconstruction baselines (GANomaly: 100): at 32 px, 2 x 2 x 32. With 256 channels
+      a 32 px MNIST digit would have a 2 x 2 x 256 = 1,024-value code for its 1,024 pixels.
+
+    >>> default_widths(256), default_widths(256, channels=1), default_widths(32), default_widths(32, 1)
+    ((32, 64, 128, 256), (32, 64, 128, 64), (32, 64, 128, 32), (32, 64, 128, 32))
+    """
+    last = 256 if channels == 3 else 64
+    bottleneck_pixels = max(1, image_size >> DEPTH) ** 2
+    if image_size < 64:
+        last = min(last, max(1, 128 // bottleneck_pixels))
+    return (32, 64, 128, last)
 
 
 @dataclass(frozen=True)
@@ -47,6 +94,9 @@ class ModelConfig:
     rates: tuple[int, int, int] | None = (8, 8, 1)
     num_items: int = 500
     temperature: float = 1.0
+    addressing: str = "cosine"  # "cosine" (the paper, Eq. 1) or "dot-shrink" (MemAE)
+    threshold: float | None = None  # drop / shrink threshold of the weights; None = 1/N
+    lambda_entropy: float = 0.0  # weight of MemAE's entropy loss on the addressing weights
     discriminator: bool = False
     adv_loss: bool = False  # generator's adversarial term L_adv (Eq. 5)
     ali_loss: bool = False  # generator's alignment term L_ali (Eq. 6)
@@ -96,6 +146,10 @@ def validate(config: ModelConfig) -> None:
     """Clear, early errors for configurations no network can be built from."""
     if config.memory not in MEMORY_PLACES:
         raise ValueError(f"memory must be one of {MEMORY_PLACES}, got {config.memory!r}")
+    if config.addressing not in ADDRESSING:
+        raise ValueError(f"addressing must be one of {ADDRESSING}, got {config.addressing!r}")
+    if config.threshold is not None and not 0 <= config.threshold < 1:
+        raise ValueError(f"threshold must lie in [0, 1), got {config.threshold}")
     if config.channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {config.channels}")
     factor = 2 ** config.depth
@@ -119,28 +173,39 @@ def validate(config: ModelConfig) -> None:
         raise ValueError("adv_loss, ali_loss and gamma < 1 need discriminator=True")
 
 
+BLOCK_RATES = "block"  # in a preset: rates from block_rates(image_size)
+
 PRESETS: dict[str, dict] = {
     "ae": dict(skips=False, memory="none"),
     "memae": dict(skips=False, memory="bottleneck", rates=None),
     "ae_skip": dict(skips=True, memory="none"),
     "memae_skip": dict(skips=True, memory="all", rates=None),
-    "daad": dict(skips=True, memory="all", rates=(8, 8, 1)),
-    "daad_plus": dict(skips=True, memory="all", rates=(8, 8, 1), discriminator=True,
+    "daad": dict(skips=True, memory="all", rates=BLOCK_RATES),
+    "daad_plus": dict(skips=True, memory="all", rates=BLOCK_RATES, discriminator=True,
                       adv_loss=True, ali_loss=True, gamma=0.9, lr=2e-4),
 }
 
 
 def make_config(variant: str, **overrides) -> ModelConfig:
-    """The preset ``variant`` (see PRESETS) with ``overrides`` applied.
+    """The preset ``variant`` (see PRESETS) with ``overrides`` applied; widths and block-wise
+    rates follow the image size (:func:`default_widths`, :func:`block_rates`) unless given.
 
     >>> make_config("daad", image_size=128).rates
-    (8, 8, 1)
+    (4, 4, 1)
+    >>> make_config("daad", image_size=32, channels=1).widths
+    (32, 64, 128, 32)
+    >>> make_config("ae", image_size=128, channels=1).widths
+    (32, 64, 128, 64)
     >>> make_config("ae").memory_scales()
     []
     """
     if variant not in PRESETS:
         raise ValueError(f"unknown model {variant!r}; choose one of {sorted(PRESETS)}")
     values = {**PRESETS[variant], **overrides}
+    size = int(values.get("image_size", ModelConfig.image_size))
+    values.setdefault("widths", default_widths(size, int(values.get("channels", ModelConfig.channels))))
+    if values.get("rates") == BLOCK_RATES:  # a bad image size is reported by validate()
+        values["rates"] = block_rates(size, len(values["widths"]))
     return ModelConfig(variant=variant, **values)
 
 

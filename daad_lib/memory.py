@@ -10,6 +10,9 @@ learned memory items ``M`` (N, D):
   renormalised, so only a few items are read;
 * Eq. 2: ``q_hat = w M``, reshaped back into a block.
 
+MemAE's own addressing (dot product, hard shrinkage, L1 renormalisation) is the
+option ``addressing="dot-shrink"``; see :func:`address`.
+
 The blocks are then assembled into a map of the original shape. MemAE's
 pixel-wise memory (Gong et al., ICCV 2019) is the special case
 ``r_h = H, r_w = W, r_c = 1``: every pixel's C-vector is a query.
@@ -61,22 +64,47 @@ def assemble(blocks: torch.Tensor, shape: tuple[int, int, int], rates: tuple[int
     return grid.reshape(batch, channels, height, width)  # (B, C, H, W)
 
 
-def address(queries: torch.Tensor, items: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Addressing weights of Eq. 1 with the paper's 1/N sparsity rule.
+ADDRESSING = ("cosine", "dot-shrink")
 
-    queries: (B, Q, D), items: (N, D) -> weights (B, Q, N); each row sums to 1
-    and holds no positive weight below 1/N.
+
+def similarity(queries: torch.Tensor, items: torch.Tensor, addressing: str = "cosine") -> torch.Tensor:
+    """(B, Q, D) queries against (N, D) items -> (B, Q, N) similarities.
+
+    ``"cosine"`` is Eq. 1's q·m / (|q| |m|); ``"dot-shrink"`` is MemAE's plain dot product q·m.
     """
-    num_items = items.shape[0]
+    products = queries @ items.T  # (B, Q, N)
+    if addressing == "dot-shrink":
+        return products
     # cos(q, m) = q.m / (|q| |m|): dividing the (B, Q, N) products by the norms is cheaper
     # than normalising the (B, Q, D) queries and the (N, D) items first (D >> N / Q here).
     norms = queries.norm(dim=-1, keepdim=True) * items.norm(dim=-1)  # (B, Q, 1) * (N,) -> (B, Q, N)
-    cosine = (queries @ items.T) / norms.clamp_min(1e-8)  # (B, Q, N)
-    weights = torch.softmax(cosine / temperature, dim=-1)  # (B, Q, N)
-    kept = weights * (weights >= 1.0 / num_items)  # drop items below 1/N
+    return products / norms.clamp_min(1e-8)
+
+
+def address(queries: torch.Tensor, items: torch.Tensor, temperature: float = 1.0,
+            addressing: str = "cosine", threshold: float | None = None) -> torch.Tensor:
+    """Addressing weights (B, Q, N) of (B, Q, D) queries over (N, D) items; each row sums to 1.
+
+    * ``"cosine"`` (the paper): Eq. 1, w = softmax(cos(q, m) / T), then the paper's rule:
+      weights below ``threshold`` (default 1/N) are dropped and the rest renormalised
+      (the renormalisation is ours: the paper only says the items are dropped).
+    * ``"dot-shrink"`` (MemAE, Gong et al. 2019, Eq. 7 there): w = softmax(q·m / T), hard
+      shrinkage w' = max(w - λ, 0) w / |w - λ| with λ = ``threshold`` (default 1/N),
+      then L1 renormalisation.
+    """
+    if addressing not in ADDRESSING:
+        raise ValueError(f"addressing must be one of {ADDRESSING}, got {addressing!r}")
+    num_items = items.shape[0]
+    threshold = 1.0 / num_items if threshold is None else threshold
+    weights = torch.softmax(similarity(queries, items, addressing) / temperature, dim=-1)  # (B, Q, N)
+    if addressing == "cosine":
+        kept = weights * (weights >= threshold)  # drop items below the threshold
+    else:
+        shifted = weights - threshold
+        kept = torch.relu(shifted) * weights / (shifted.abs() + 1e-12)  # MemAE's hard shrinkage
     total = kept.sum(dim=-1, keepdim=True)  # (B, Q, 1)
-    # The largest of N weights that sum to 1 is >= 1/N, so a row is never empty in
-    # exact arithmetic; rounding can still empty a near-uniform row: keep it whole then.
+    # With threshold <= 1/N the largest of N weights that sum to 1 survives, so a row is never
+    # empty in exact arithmetic; rounding (or a larger threshold) can still empty one: keep it whole.
     return torch.where(total > 0, kept / total.clamp_min(1e-12), weights)
 
 
@@ -87,8 +115,11 @@ class BlockMemory(nn.Module):
         shape: (C, H, W) of the feature maps this memory reads.
         rates: division rates (r_h, r_w, r_c); each must divide its dimension.
         num_items: N, the number of memory items (paper: 500).
-        temperature: T in softmax(cos / T). The paper uses T = 1 (plain cosine), which
+        temperature: T in softmax(similarity / T). The paper uses T = 1 (plain cosine), which
             makes the weights nearly uniform; T < 1 is a labelled extension.
+        addressing: ``"cosine"`` (the paper, Eq. 1) or ``"dot-shrink"`` (MemAE's rule).
+        threshold: the weight below which items are dropped (cosine) or shrunk away
+            (dot-shrink); None means the paper's 1/N.
 
     Forward returns the assembled map (B, C, H, W) and the weights (B, Q, N).
 
@@ -99,7 +130,8 @@ class BlockMemory(nn.Module):
     """
 
     def __init__(self, shape: tuple[int, int, int], rates: tuple[int, int, int],
-                 num_items: int = 500, temperature: float = 1.0):
+                 num_items: int = 500, temperature: float = 1.0, addressing: str = "cosine",
+                 threshold: float | None = None):
         super().__init__()
         shape, rates = tuple(int(s) for s in shape), tuple(int(r) for r in rates)
         check_rates(shape, rates)
@@ -107,7 +139,10 @@ class BlockMemory(nn.Module):
             raise ValueError(f"num_items must be positive, got {num_items}")
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
+        if addressing not in ADDRESSING:
+            raise ValueError(f"addressing must be one of {ADDRESSING}, got {addressing!r}")
         self.shape, self.rates, self.temperature = shape, rates, float(temperature)
+        self.addressing, self.threshold = addressing, threshold
         channels, height, width = shape
         r_h, r_w, r_c = rates
         self.block_dim = (channels // r_c) * (height // r_h) * (width // r_w)  # D
@@ -124,10 +159,10 @@ class BlockMemory(nn.Module):
             raise ValueError(f"BlockMemory built for (C, H, W) = {self.shape} got a map of "
                              f"shape {tuple(features.shape)}")
         queries = divide(features, self.rates)  # (B, Q, D)
-        weights = address(queries, self.items, self.temperature)  # (B, Q, N)
+        weights = address(queries, self.items, self.temperature, self.addressing, self.threshold)  # (B, Q, N)
         read = weights @ self.items  # (B, Q, D), Eq. 2
         return assemble(read, self.shape, self.rates), weights
 
     def extra_repr(self) -> str:
         return (f"shape={self.shape}, rates={self.rates}, num_items={self.num_items}, "
-                f"block_dim={self.block_dim}, temperature={self.temperature}")
+                f"block_dim={self.block_dim}, temperature={self.temperature}, addressing={self.addressing!r}")

@@ -9,7 +9,24 @@ import torch
 from daad_lib.memory import BlockMemory, address, assemble, divide
 
 
-def reference_memory(x: torch.Tensor, items: torch.Tensor, rates) -> tuple[torch.Tensor, torch.Tensor]:
+def reference_weights(q: torch.Tensor, items: torch.Tensor, addressing: str = "cosine",
+                      temperature: float = 1.0, threshold: float | None = None) -> torch.Tensor:
+    """The addressing weights of one query, item by item, written as the papers state them."""
+    n = items.shape[0]
+    lam = 1.0 / n if threshold is None else threshold
+    if addressing == "cosine":  # DAAD Eq. 1, then drop weights below 1/N and renormalise
+        sims = torch.stack([q @ m / (q.norm() * m.norm()) for m in items])
+        w = torch.exp(sims / temperature) / torch.exp(sims / temperature).sum()
+        w = torch.stack([wi if wi >= lam else torch.zeros_like(wi) for wi in w])
+        return w / w.sum()
+    # MemAE (Gong et al. 2019): softmax of dot products, hard shrinkage, L1 renormalisation
+    sims = torch.stack([q @ m for m in items])
+    w = torch.exp(sims / temperature) / torch.exp(sims / temperature).sum()
+    w = torch.stack([max(wi - lam, 0.0) * wi / (abs(wi - lam) + 1e-12) for wi in w])
+    return w / w.abs().sum()
+
+
+def reference_memory(x: torch.Tensor, items: torch.Tensor, rates, **addressing) -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. 1-2 with the 1/N rule, one block at a time."""
     batch, channels, height, width = x.shape
     r_h, r_w, r_c = rates
@@ -25,10 +42,7 @@ def reference_memory(x: torch.Tensor, items: torch.Tensor, rates) -> tuple[torch
                     crop = (b, slice(ic * bc, (ic + 1) * bc), slice(ih * bh, (ih + 1) * bh),
                             slice(iw * bw, (iw + 1) * bw))
                     q = x[crop].flatten()
-                    sims = torch.stack([q @ m / (q.norm() * m.norm()) for m in items])
-                    w = torch.exp(sims) / torch.exp(sims).sum()
-                    w = torch.where(w >= 1.0 / n, w, torch.zeros_like(w))
-                    w = w / w.sum()
+                    w = reference_weights(q, items, **addressing)
                     out[crop] = (w @ items).reshape(bc, bh, bw)
                     weights_b.append(w)
         all_weights.append(torch.stack(weights_b))
@@ -46,6 +60,38 @@ def test_matches_slow_reference(rates):
     assert weights.shape == (2, math.prod(rates), 7)
     torch.testing.assert_close(weights, ref_weights)
     torch.testing.assert_close(out, ref_out)
+
+
+@pytest.mark.parametrize("addressing", [
+    dict(addressing="cosine", temperature=0.1),
+    dict(addressing="cosine", temperature=1.0, threshold=0.1),
+    dict(addressing="dot-shrink", temperature=1.0),
+    dict(addressing="dot-shrink", temperature=2.0, threshold=0.05)])
+@pytest.mark.parametrize("rates", [(2, 2, 1), (1, 1, 1), (2, 4, 2)])
+def test_addressing_options_match_slow_reference(addressing, rates):
+    torch.manual_seed(5)
+    memory = BlockMemory(shape=(4, 8, 8), rates=rates, num_items=9, **addressing).double()
+    x = torch.randn(2, 4, 8, 8, dtype=torch.float64)
+    out, weights = memory(x)
+    ref_out, ref_weights = reference_memory(x, memory.items.detach(), rates, **addressing)
+    torch.testing.assert_close(weights, ref_weights)
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(weights.sum(-1), torch.ones_like(weights[..., 0]))
+
+
+def test_dot_shrink_is_sparser_than_the_papers_cosine():
+    """Unnormalised dot products of long vectors give peaked softmaxes; cosine at T = 1 cannot."""
+    torch.manual_seed(6)
+    queries, items = torch.randn(2, 32, 256), torch.randn(100, 256) / 4
+    kept_cosine = (address(queries, items) > 0).float().sum(-1)
+    kept_dot = (address(queries, items, addressing="dot-shrink") > 0).float().sum(-1)
+    assert kept_cosine.min() > 25  # the 1/N rule keeps a large share of the 100 items
+    assert kept_dot.mean() < kept_cosine.mean() / 4
+
+
+def test_unknown_addressing_is_a_clear_error():
+    with pytest.raises(ValueError, match="addressing must be one of"):
+        BlockMemory(shape=(4, 8, 8), rates=(2, 2, 1), addressing="l2")
 
 
 def test_pixelwise_case_is_memae_memory():

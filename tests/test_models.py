@@ -67,8 +67,29 @@ def test_image_size_must_be_divisible_by_downsampling(size):
 
 def test_rates_must_divide_every_scale():
     with pytest.raises(ValueError, match=r"\(8, 8, 1\).*\(256, 4, 4\).*scale 4.*64px"):
-        make_config("daad", image_size=64)  # 16x bottleneck of a 64px image is 4x4
-    assert make_config("daad", image_size=128).rates == (8, 8, 1)
+        make_config("daad", image_size=64, rates=(8, 8, 1))  # 16x bottleneck of a 64px image is 4x4
+
+
+@pytest.mark.parametrize("size", [16, 32, 48, 64, 80, 96, 128, 256, 512])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_presets_pick_working_rates_and_widths_for_any_supported_size(size, channels):
+    """A user gives only the image size: blocks span 32 image pixels where the bottleneck allows."""
+    config = make_config("daad", image_size=size, channels=channels)
+    r_h, r_w, r_c = config.rates
+    bottleneck = size // 16
+    assert bottleneck % r_h == 0 and r_c == 1 and r_h == r_w
+    assert r_h <= max(1, size // 32)
+    if size % 32 == 0 and bottleneck % (size // 32) == 0:
+        assert size // r_h == 32  # exactly the paper's block: 32x32 image pixels
+    values_in_bottleneck = config.widths[-1] * bottleneck ** 2
+    assert values_in_bottleneck < channels * size * size / 2  # no room to copy the input
+    build_model(config)  # and the network builds
+
+
+def test_paper_setting_and_half_size():
+    assert make_config("daad", image_size=256).rates == (8, 8, 1)  # Sec. 4.1
+    assert make_config("daad", image_size=128).rates == (4, 4, 1)  # same block size in pixels
+    assert make_config("daad", image_size=256).widths == (32, 64, 128, 256)
 
 
 def test_unknown_variant_and_inconsistent_options():
@@ -81,5 +102,5 @@ def test_unknown_variant_and_inconsistent_options():
 def test_config_survives_a_dict_round_trip():
     config = make_config("daad_plus", image_size=128, num_items=64)
     assert ModelConfig.from_dict(config.to_dict()) == config
-    listed = {**config.to_dict(), "widths": [32, 64, 128, 256], "rates": [8, 8, 1]}  # as JSON stores them
+    listed = {**config.to_dict(), "widths": [32, 64, 128, 256], "rates": [4, 4, 1]}  # as JSON stores them
     assert ModelConfig.from_dict(listed) == config

@@ -67,3 +67,39 @@ def test_device_selection():
 
     assert select_device("cpu").type == "cpu"
     assert select_device("auto").type in ("cuda", "mps", "cpu")
+
+
+def test_bf16_training_keeps_float32_weights_and_learns():
+    data = Stripes("train", 32, num_images=16)
+    torch.manual_seed(0)
+    detector = build_model("daad", rates=(2, 2, 1), **TINY)
+    history = train(detector, data, TrainConfig(epochs=3, precision="bf16"), progress=False)
+    assert all(p.dtype == torch.float32 for p in detector.parameters())
+    assert history[-1]["rec"] < history[0]["rec"]
+
+
+def test_bad_precision_is_a_clear_error():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="fp16")
+
+
+def test_milestone_checkpoints_and_epoch_log(tmp_path):
+    import json
+
+    detector = build_model("ae", image_size=32, widths=(8, 16, 32))
+    train(detector, Stripes("train", 32, num_images=16), TrainConfig(epochs=3, keep_epochs=(1, 3)),
+          out_dir=tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.glob("checkpoint*.pt")) == [
+        "checkpoint.pt", "checkpoint_epoch0001.pt", "checkpoint_epoch0003.pt"]
+    assert load_checkpoint(tmp_path / "checkpoint_epoch0001.pt")["epoch"] == 1
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2, 3]
+    assert all(line["images_per_s"] > 0 and line["rec"] > 0 for line in lines)
+
+
+def test_entropy_loss_is_trained_when_weighted():
+    torch.manual_seed(0)
+    detector = build_model("daad", rates=(2, 2, 1), addressing="dot-shrink", lambda_entropy=0.01, **TINY)
+    history = train(detector, Stripes("train", 32, num_images=16), TrainConfig(epochs=1), progress=False)
+    assert history[0]["entropy"] > 0
+    assert history[0]["total"] > 50 * history[0]["rec"]
