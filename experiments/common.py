@@ -3,8 +3,10 @@
 Each run trains one model with one seed, scores the whole test set and stores the
 raw per-image scores in ``results/<protocol>/runs/<run name>.json``. A finished
 run is never repeated (delete its file to redo it); an interrupted one resumes
-from its checkpoint under ``runs/experiments/``. Tables are computed from the
-stored scores, so Table 5's score variants and Fig. 6 need no retraining.
+from its checkpoint under ``runs/experiments/``. A stored run is only reused when
+its model config, epochs, seed, image size and precision equal the requested ones;
+otherwise :class:`StaleRun` names what differs. Tables are computed from the stored
+scores, so Table 5's score variants and Fig. 6 need no retraining.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from daad_lib.config import make_config
+from daad_lib.config import BLOCK_RATES, PRESETS, ModelConfig, make_config
 from daad_lib.data import CHANNELS, build_dataset
 from daad_lib.evaluate import score_dataset
 from daad_lib.metrics import image_auroc, pixel_auroc
@@ -27,15 +29,25 @@ from daad_lib.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# CPU protocol: what finishes on a 2-core machine within a session. Paper: Sec. 4.1.
+# CPU protocols: what finishes on a 2-core machine. Paper: Sec. 4.1. ``model_defaults`` pin
+# config fields whose library defaults changed after a protocol's runs were made (the first
+# CPU protocol ran (8, 8, 1) at 128 px and widths (32, 64, 128, 256) at every size).
 PROTOCOLS = {
-    "cpu": {"image_size": 128, "epochs": 25, "seeds": [0, 1, 2]},
-    "paper": {"image_size": 256, "epochs": 1000, "seeds": [0]},
+    "cpu": {"image_size": 128, "epochs": 25, "seeds": [0, 1, 2], "precision": "fp32",
+            "model_defaults": {"widths": (32, 64, 128, 256), "block_rates": (8, 8, 1)}},
+    "cpu2": {"image_size": 128, "epochs": 25, "seeds": [0, 1, 2], "precision": "bf16",
+             "model_defaults": {}},
+    "paper": {"image_size": 256, "epochs": 1000, "seeds": [0], "precision": "bf16", "model_defaults": {}},
 }
 PROTOCOL_LABEL = {
-    "cpu": "CPU protocol (128 px, 25 epochs, 2-core CPU)",
+    "cpu": "CPU protocol (128 px, 25 epochs, float32, r = (8, 8, 1), 2-core CPU)",
+    "cpu2": "CPU protocol 2 (128 px, bfloat16 autocast, block-size rates (4, 4, 1), 2-core CPU)",
     "paper": "paper protocol (256 px, 1000 epochs)",
 }
+
+
+class StaleRun(RuntimeError):
+    """A stored run whose settings differ from the requested ones."""
 
 
 def results_dir(protocol: str) -> Path:
@@ -46,41 +58,67 @@ def run_name(dataset: str, subset: str, variant: str, seed: int, tag: str = "") 
     return f"{dataset}-{subset}-{variant}{'-' + tag if tag else ''}-seed{seed}"
 
 
+def protocol_config(protocol: str, variant: str, image_size: int, channels: int, **overrides):
+    """The model config of a run: the preset, the protocol's pinned defaults, then ``overrides``."""
+    pinned = dict(PROTOCOLS[protocol]["model_defaults"])
+    block = pinned.pop("block_rates", None)
+    if block is not None and PRESETS[variant].get("rates") == BLOCK_RATES:
+        pinned["rates"] = block
+    return make_config(variant, image_size=image_size, channels=channels, **{**pinned, **overrides})
+
+
+def check_stored(stored: dict, config, epochs: int, seed: int, precision: str) -> None:
+    """Raise :class:`StaleRun` unless a stored run was made with exactly these settings."""
+    wanted = {"model_config": config.to_dict(), "epochs": epochs, "seed": seed, "precision": precision}
+    held = {"model_config": ModelConfig.from_dict(stored["model_config"]).to_dict(),
+            "epochs": stored["epochs"], "seed": stored["seed"], "precision": stored.get("precision", "fp32")}
+    differ = {key: (held[key], wanted[key]) for key in wanted if held[key] != wanted[key]}
+    if differ:
+        raise StaleRun(f"stored run {stored['name']} was made with other settings (stored, requested): "
+                       f"{differ}; delete its file to rerun it")
+
+
 def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", category: str = "bottle",
              normal_class: int = 0, tag: str = "", image_size: int | None = None,
              epochs: int | None = None, data_dir: str | None = None, cached_only: bool = False,
-             store_scores: bool = True, **overrides) -> dict | None:
+             store_scores: bool = True, precision: str | None = None, keep_epochs: tuple = (),
+             **overrides) -> dict | None:
     """Train + score one model (or load the stored result of an earlier identical run).
 
     With ``cached_only``, never train: return None when the run has no stored result.
     ``store_scores=False`` keeps only the AUROCs (for test sets of thousands of images).
+    ``keep_epochs`` keeps checkpoints at those epochs under ``runs/experiments/``.
     """
     settings = PROTOCOLS[protocol]
     image_size = image_size or settings["image_size"]
     epochs = epochs or settings["epochs"]
+    precision = precision or settings["precision"]
     subset = category if dataset == "mvtec" else f"class{normal_class}"
     name = run_name(dataset, subset, variant, seed, tag)
     stored = results_dir(protocol) / "runs" / f"{name}.json"
+    config = protocol_config(protocol, variant, image_size, CHANNELS[dataset], **overrides)
     if stored.exists():
-        return json.loads(stored.read_text())
+        result = json.loads(stored.read_text())
+        check_stored(result, config, epochs, seed, precision)
+        return result
     if cached_only:
         return None
 
-    config = make_config(variant, image_size=image_size, channels=CHANNELS[dataset], **overrides)
     train_set = build_dataset(dataset, "train", image_size, data_dir, category, normal_class)
     test_set = build_dataset(dataset, "test", image_size, data_dir, category, normal_class)
     torch.manual_seed(seed)
     detector = Detector(config)
-    checkpoint_dir = ROOT / "runs" / "experiments" / protocol / name
+    checkpoint_dir = checkpoint_folder(protocol, name)
     began = time.perf_counter()
-    history = train(detector, train_set, TrainConfig(epochs=epochs, seed=seed), out_dir=checkpoint_dir,
+    train_config = TrainConfig(epochs=epochs, seed=seed, precision=precision, keep_epochs=keep_epochs)
+    history = train(detector, train_set, train_config, out_dir=checkpoint_dir,
                     resume=(checkpoint_dir / "checkpoint.pt").exists(), progress=sys.stderr.isatty())
     train_seconds = sum(epoch["seconds"] for epoch in history)  # all epochs, across resumes too
     scores = score_dataset(detector.eval(), test_set)
     result = {
         **run_info(), "name": name, "protocol": protocol, "dataset": dataset, "subset": subset,
         "split": "train: normal training images; test: whole test set", "variant": variant, "tag": tag,
-        "seed": seed, "image_size": image_size, "epochs": epochs, "batch_size": 8,
+        "seed": seed, "image_size": image_size, "epochs": epochs, "batch_size": 8, "precision": precision,
         "model_config": config.to_dict(), "train_wall_time_s": train_seconds,
         "wall_time_s": time.perf_counter() - began, "final_losses": history[-1],
         "labels": scores["labels"].tolist(), "recon": scores["recon"].tolist(),
@@ -97,6 +135,11 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     stored.write_text(json.dumps(result, indent=1) + "\n")
     print(f"{name}: image AUROC {result['image_auroc']:.3f} ({train_seconds:.0f} s)", flush=True)
     return result
+
+
+def checkpoint_folder(protocol: str, name: str) -> Path:
+    """Where a run's checkpoints live (ignored by git: ``runs/`` holds no results)."""
+    return ROOT / "runs" / "experiments" / protocol / name
 
 
 def aurocs(run: dict, gamma: float) -> dict:
