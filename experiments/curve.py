@@ -1,0 +1,150 @@
+"""AUROC against epochs on MVTec AD bottle up to the paper's 1000 epochs: does DAAD pull ahead?
+
+Trains each model once (seed 0, 128 px, batch 8, the protocol's precision) and evaluates it at
+the milestones 25, 50, 100, 250, 500 and 1000 epochs. Training resumes from its checkpoint, so
+stopping and restarting the command loses at most one epoch; each milestone's checkpoint is kept
+(``runs/experiments/<protocol>/<run>/checkpoint_epochNNNN.pt``) and its evaluation stored in
+``results/<protocol>/runs/curve-<run>-epNNNN.json`` as soon as it is reached.
+
+    python -m experiments.curve [--models ae daad] [--until 1000]
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import torch
+
+from daad_lib.data import CHANNELS, build_dataset
+from daad_lib.data.cache import in_memory
+from daad_lib.evaluate import score_dataset
+from daad_lib.metrics import image_auroc, pixel_auroc
+from daad_lib.models import Detector
+from daad_lib.provenance import run_info
+from daad_lib.train import TrainConfig, train
+
+from .common import (PROTOCOLS, checkpoint_folder, parse_args, protocol_config, results_dir, run_name,
+                     save_figure, subplots, write_outputs)
+
+PROTOCOL, IMAGE_SIZE, SEED = "cpu2", 128, 0
+MILESTONES = (25, 50, 100, 250, 500, 1000)
+PAPER_BOTTLE = {"ae": 0.955, "daad": 0.975}  # Table 3, 256 px, 1000 epochs
+MODELS = {"ae": ("ae", {}), "daad": ("daad", {})}  # name -> (preset, overrides)
+
+
+def milestone_file(name: str, epoch: int):
+    return results_dir(PROTOCOL) / "runs" / f"curve-{name}-ep{epoch:04d}.json"
+
+
+def evaluate_milestone(detector: Detector, test_set, history: list[dict], name: str, epoch: int) -> dict:
+    """Score the test set with the model as trained for ``epoch`` epochs; store and return the result."""
+    began = time.perf_counter()
+    scores = score_dataset(detector.eval(), test_set)
+    labels, recon = scores["labels"], scores["recon"]
+    masks = scores["masks"]
+    defect_pixels = masks.bool()
+    squared_error = scores["maps"]  # smoothed per-pixel error (n, H, W)
+    result = {
+        **run_info(), "name": name, "protocol": PROTOCOL, "epoch": epoch, "seed": SEED, "image_size": IMAGE_SIZE,
+        "model_config": detector.config.to_dict(),
+        "train_wall_time_s": sum(e["seconds"] for e in history[:epoch]),
+        "train_loss_rec": history[epoch - 1]["rec"],
+        "image_auroc": image_auroc(recon, labels), "pixel_auroc": pixel_auroc(scores["maps"], masks),
+        "mean_R_normal": float(recon[labels == 0].mean()), "mean_R_anomalous": float(recon[labels == 1].mean()),
+        "mean_map_in_defects": float(squared_error[defect_pixels].mean()),
+        "mean_map_outside_defects_anomalous": float(squared_error[(labels == 1)[:, None, None] & ~defect_pixels].mean()),
+        "mean_map_normal_images": float(squared_error[labels == 0].mean()),
+        "eval_wall_time_s": time.perf_counter() - began,
+        "labels": labels.tolist(), "recon": recon.tolist()}
+    path = milestone_file(name, epoch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"{name} epoch {epoch}: image AUROC {result['image_auroc']:.3f}, pixel {result['pixel_auroc']:.3f}",
+          flush=True)
+    return result
+
+
+def curve_name(model: str) -> str:
+    preset = MODELS[model][0]
+    return run_name("mvtec", "bottle", preset, SEED, "curve" if model == preset else f"curve-{model}")
+
+
+def run_curves(models: list[str], until: int, data_dir: str | None) -> None:
+    """Train every model milestone by milestone (resuming, models taking turns, so that all
+    curves reach the same depth), evaluating each milestone once."""
+    train_set = in_memory(build_dataset("mvtec", "train", IMAGE_SIZE, data_dir, "bottle"))
+    test_set = in_memory(build_dataset("mvtec", "test", IMAGE_SIZE, data_dir, "bottle"))
+    precision = PROTOCOLS[PROTOCOL]["precision"]
+    for milestone in (m for m in MILESTONES if m <= until):
+        for model in models:
+            name = curve_name(model)
+            if milestone_file(name, milestone).exists():
+                continue
+            preset, overrides = MODELS[model]
+            folder = checkpoint_folder(PROTOCOL, name)
+            torch.manual_seed(SEED)
+            detector = Detector(protocol_config(PROTOCOL, preset, IMAGE_SIZE, CHANNELS["mvtec"], **overrides))
+            tc = TrainConfig(epochs=milestone, seed=SEED, precision=precision, keep_epochs=MILESTONES)
+            history = train(detector, train_set, tc, out_dir=folder, resume=(folder / "checkpoint.pt").exists(),
+                            progress=sys.stderr.isatty())
+            evaluate_milestone(detector, test_set, history, name, milestone)
+
+
+def tabulate(models: list[str]) -> None:
+    rows = {}
+    for model in models:
+        name = curve_name(model)
+        points = [json.loads(milestone_file(name, m).read_text()) for m in MILESTONES
+                  if milestone_file(name, m).exists()]
+        rows[model] = [{key: p[key] for key in ("epoch", "image_auroc", "pixel_auroc", "train_loss_rec",
+                                                "train_wall_time_s", "mean_R_normal", "mean_R_anomalous",
+                                                "git_commit")} for p in points]
+    fig, axes = subplots(1, 3, figsize=(13, 3.6))
+    for model, points in rows.items():
+        epochs = [p["epoch"] for p in points]
+        line, = axes[0].plot(epochs, [p["image_auroc"] for p in points], "o-", label=f"{model.upper()} (ours)")
+        if model in PAPER_BOTTLE:
+            axes[0].axhline(PAPER_BOTTLE[model], color=line.get_color(), ls="--", lw=1,
+                            label=f"{model.upper()}, paper (256 px, 1000 ep.)")
+        axes[1].plot(epochs, [p["pixel_auroc"] for p in points], "o-", color=line.get_color(), label=model.upper())
+        axes[2].plot(epochs, [p["train_loss_rec"] for p in points], "o-", color=line.get_color(), label=model.upper())
+    for ax, ylabel in zip(axes, ("image AUROC", "pixel AUROC", "training L_rec (MSE)")):
+        ax.set_xscale("log")
+        ax.set_xticks(list(MILESTONES), [str(m) for m in MILESTONES])
+        ax.set_xlabel("epochs")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+    axes[2].set_yscale("log")
+    axes[0].set_title("bottle, 128 px: image AUROC")
+    axes[1].set_title("pixel AUROC (the paper has none)")
+    axes[2].set_title("reconstruction loss on training images")
+    save_figure(fig, results_dir(PROTOCOL) / "curve_bottle.png")
+    precision = PROTOCOLS[PROTOCOL]["precision"]
+    lines = [f"### AUROC against epochs on MVTec AD *bottle* (128 px, batch 8, seed {SEED}, {precision})", "",
+             "| epochs | " + " | ".join(f"{m.upper()} image | {m.upper()} pixel" for m in rows) + " |",
+             "|---" * (1 + 2 * len(rows)) + "|"]
+    for milestone in MILESTONES:
+        cells = []
+        for points in rows.values():
+            point = next((p for p in points if p["epoch"] == milestone), None)
+            cells += ["–", "–"] if point is None else [f"{point['image_auroc']:.3f}", f"{point['pixel_auroc']:.3f}"]
+        lines.append(f"| {milestone} | " + " | ".join(cells) + " |")
+    lines.append("| paper, 1000 (256 px) | " + " | ".join(
+        f"{PAPER_BOTTLE[m]:.3f} | –" if m in PAPER_BOTTLE else "– | –" for m in rows) + " |")
+    write_outputs(PROTOCOL, "curve_bottle", {
+        "what": "image and pixel AUROC against training epochs", "dataset": "MVTec AD bottle",
+        "image_size": IMAGE_SIZE, "batch_size": 8, "seed": SEED, "precision": precision,
+        "milestones": list(MILESTONES), "paper_bottle": PAPER_BOTTLE, "rows": rows}, "\n".join(lines) + "\n")
+
+
+def main() -> None:
+    args = parse_args(__doc__, lambda p: (p.add_argument("--models", nargs="+", default=["ae", "daad"]),
+                                          p.add_argument("--until", type=int, default=MILESTONES[-1])))
+    if not args.cached_only:
+        run_curves(args.models, args.until, args.data_dir)
+    tabulate(args.models)
+
+
+if __name__ == "__main__":
+    main()
