@@ -1,4 +1,5 @@
-"""Datasets: MVTec AD, the one-class MNIST / CIFAR-10 / digits protocol, toy stripes.
+"""Datasets: MVTec AD, your own image folders, the one-class MNIST / CIFAR-10 / digits
+protocol, toy stripes.
 
 :func:`build_dataset` makes any of them from a small spec, the same spec that a
 checkpoint stores so that ``daad eval`` can rebuild the test set.
@@ -10,21 +11,29 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from .common import CorruptImageError, default_data_dir, load_image, resolve_data_dir
+from .folder import Folder, FolderLayoutError
 from .mvtec import MVTecAD, MVTecLayoutError
 from .oneclass import OneClass, cifar10, digits, mnist
 from .stripes import Stripes, stripes
 
-DATASETS = ("mvtec", "mnist", "cifar10", "digits", "stripes")
-CHANNELS = {"mvtec": 3, "mnist": 1, "cifar10": 3, "digits": 1, "stripes": 3}
+DATASETS = ("mvtec", "folder", "mnist", "cifar10", "digits", "stripes")
+CHANNELS = {"mvtec": 3, "folder": 3, "mnist": 1, "cifar10": 3, "digits": 1, "stripes": 3}
 
 
 def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path | None = None,
-                  category: str = "bottle", normal_class: int = 0) -> Dataset:
-    """A train or test split. Items are dicts with ``image``, ``label`` (and ``mask`` for MVTec).
+                  category: str = "bottle", normal_class: int = 0, **folder) -> Dataset:
+    """A train or test split. Items are dicts with ``image``, ``label`` (and ``mask`` for MVTec,
+    and for a folder dataset with a ``mask_dir``).
 
     ``data_dir`` defaults to :func:`default_data_dir` (``$DAAD_DATA_DIR`` or ../shared/data);
     for MVTec it may be the MVTec AD root (with ``category``) or a category folder itself.
+    ``name="folder"`` takes :class:`Folder`'s arguments as keywords (``normal_dir``,
+    ``abnormal_dir``, ``mask_dir``, ``normal_test_dir``, ``channels``, ...) and no ``data_dir``.
     """
+    if name == "folder":
+        return Folder(split=split, image_size=image_size, **folder)
+    if folder:
+        raise ValueError(f"{', '.join(sorted(folder))}: arguments of the folder dataset, not of {name!r}")
     if name == "stripes":
         return Stripes(split, image_size)
     if name == "digits":
@@ -42,6 +51,6 @@ def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path |
     raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
 
 
-__all__ = ["DATASETS", "CHANNELS", "build_dataset", "MVTecAD", "MVTecLayoutError", "OneClass",
-           "Stripes", "stripes", "mnist", "cifar10", "digits", "CorruptImageError",
+__all__ = ["DATASETS", "CHANNELS", "build_dataset", "Folder", "FolderLayoutError", "MVTecAD",
+           "MVTecLayoutError", "OneClass", "Stripes", "stripes", "mnist", "cifar10", "digits", "CorruptImageError",
            "default_data_dir", "resolve_data_dir", "load_image"]

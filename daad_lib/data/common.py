@@ -60,3 +60,15 @@ def load_image(path: str | Path, image_size: int, channels: int) -> torch.Tensor
     """One image file as a (C, S, S) tensor in [-1, 1]."""
     image = open_image(Path(path), "RGB" if channels == 3 else "L")
     return to_model_range(image_size, channels)(image)
+
+
+def load_mask(path: str | Path, image_size: int) -> torch.Tensor:
+    """A ground-truth mask as an (S, S) float tensor in {0, 1}, resized by nearest neighbour.
+
+    A pixel is a defect when its grey value is above half the mask's largest value, so
+    0/255 masks (MVTec AD) and 0/1 masks both work.
+    """
+    grey = transforms.functional.pil_to_tensor(transforms.functional.resize(
+        open_image(Path(path), "L"), [image_size, image_size],
+        interpolation=transforms.InterpolationMode.NEAREST))[0].float()  # (S, S)
+    return (grey > grey.max() / 2).float()

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
-from torchvision import transforms
 
-from .common import IMAGE_SUFFIXES, open_image, to_model_range
+from .common import IMAGE_SUFFIXES, load_mask, open_image, to_model_range
 
 
 class MVTecLayoutError(ValueError):
@@ -86,10 +85,6 @@ class MVTecAD(Dataset):
         self.split, self.image_size, self.channels = split, image_size, channels
         self.items = list_split(self.folder, split)
         self.transform = to_model_range(image_size, channels)
-        self.mask_transform = transforms.Compose([
-            transforms.Resize((image_size, image_size),
-                              interpolation=transforms.InterpolationMode.NEAREST),
-            transforms.PILToTensor()])
 
     def __len__(self) -> int:
         return len(self.items)
@@ -104,5 +99,5 @@ class MVTecAD(Dataset):
         if mask_path is None:
             mask = torch.zeros(self.image_size, self.image_size)
         else:
-            mask = (self.mask_transform(open_image(mask_path, "L"))[0] > 127).float()
+            mask = load_mask(mask_path, self.image_size)
         return {"image": image, "label": label, "mask": mask}

@@ -1,0 +1,170 @@
+"""Your own images: folders of normal (and optionally defective) images, as anomalib's Folder.
+
+    normal_dir/          normal images, nested folders allowed (training, minus a held-out share)
+    abnormal_dir/        defective images (test only), optional
+    mask_dir/            ground-truth masks of the defective images, optional
+    normal_test_dir/     normal test images, optional
+
+Without ``normal_test_dir``, a seeded ``normal_split_ratio`` share of the normal images
+(20 % by default) is held out for testing; the same seed gives the same split, so
+``daad eval`` rebuilds exactly the test set training did not see.
+
+Masks are matched to defective images by file stem: ``crack/007.png`` takes
+``mask_dir/crack/007.png`` (any image suffix) or MVTec's ``mask_dir/crack/007_mask.png``,
+else the only mask in ``mask_dir`` with stem ``007`` or ``007_mask``. Images of any size
+and mode (grey, RGB, RGBA, palette) are converted to ``channels`` and resized to S x S.
+
+Items are dicts like MVTec AD's: ``image`` (C, S, S) in [-1, 1], ``label`` (0 normal,
+1 defective) and, only when ``mask_dir`` is given, ``mask`` (S, S) in {0, 1} (all zero
+for normal images).
+
+>>> train = Folder("solar/good", abnormal_dir="solar/defect", split="train", image_size=128)  # doctest: +SKIP
+>>> test = Folder("solar/good", abnormal_dir="solar/defect", split="test", image_size=128)    # doctest: +SKIP
+>>> sorted(set(test.labels)), "mask" in test[0]                                           # doctest: +SKIP
+([0, 1], False)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from .common import IMAGE_SUFFIXES, load_mask, open_image, to_model_range
+
+
+class FolderLayoutError(ValueError):
+    """A folder dataset that cannot be built: a missing or empty folder, a file that is
+    not an image, a defective image without its mask."""
+
+
+def find_images(folder: str | Path, role: str) -> list[Path]:
+    """Every image under ``folder`` (nested folders too, hidden files skipped), sorted."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FolderLayoutError(f"{role} {folder} is not a folder")
+    files = sorted(path for path in folder.rglob("*") if path.is_file()
+                   and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+    for path in files:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise FolderLayoutError(f"{path} in {role} is not an image (expected one of "
+                                    f"{', '.join(IMAGE_SUFFIXES)}); move it out of {folder}")
+    if not files:
+        raise FolderLayoutError(f"{role} {folder} holds no images")
+    return files
+
+
+def mask_stem(name: str) -> str:
+    """``007_mask`` -> ``007`` (MVTec AD's naming), anything else unchanged."""
+    return name[:-len("_mask")] if name.endswith("_mask") else name
+
+
+def match_masks(images: list[Path], image_dir: Path, mask_dir: str | Path) -> list[Path]:
+    """The mask of every defective image, matched by relative folder and stem, else by stem."""
+    mask_dir = Path(mask_dir).expanduser()
+    by_path: dict[tuple, list[Path]] = {}
+    by_stem: dict[str, list[Path]] = {}
+    for mask in find_images(mask_dir, "mask_dir"):
+        relative = mask.relative_to(mask_dir)
+        stem = mask_stem(relative.stem)
+        by_path.setdefault((*relative.parent.parts, stem), []).append(mask)
+        by_stem.setdefault(stem, []).append(mask)
+    masks = []
+    for image in images:
+        relative = image.relative_to(image_dir)
+        found = by_path.get((*relative.parent.parts, image.stem)) or by_stem.get(image.stem, [])
+        if not found:
+            raise FolderLayoutError(
+                f"no mask for defective image {image}: looked for {mask_dir / relative.parent}/"
+                f"{image.stem}.<png|jpg|...> or {image.stem}_mask.<png|...>, and for a mask with stem "
+                f"{image.stem!r} anywhere in {mask_dir}")
+        if len(found) > 1:
+            raise FolderLayoutError(f"several masks match defective image {image}: "
+                                    f"{', '.join(map(str, found))}")
+        masks.append(found[0])
+    return masks
+
+
+def held_out(count: int, ratio: float, seed: int) -> torch.Tensor:
+    """Which of ``count`` sorted normal images go to the test split: a seeded random share
+    of ``ratio`` (at least one when ``ratio > 0``, never all of them). (count,) bool."""
+    num_test = min(max(round(count * ratio), 1 if ratio > 0 else 0), count - 1)
+    chosen = torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:num_test]
+    test = torch.zeros(count, dtype=torch.bool)
+    test[chosen] = True
+    return test
+
+
+def check_arguments(split: str, channels: int, normal_split_ratio: float, abnormal_dir, mask_dir) -> None:
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
+    if not 0 <= normal_split_ratio < 1:
+        raise ValueError(f"normal_split_ratio must be in [0, 1), got {normal_split_ratio}")
+    if mask_dir is not None and abnormal_dir is None:
+        raise FolderLayoutError("mask_dir needs abnormal_dir: masks belong to defective images")
+
+
+class Folder(Dataset):
+    """Normal and defective images from plain folders (see the module docstring).
+
+    Args:
+        normal_dir: normal images; used for training, minus the held-out share.
+        abnormal_dir: defective images, all in the test split; optional.
+        mask_dir: masks of the defective images; when given, every defective image needs one.
+        normal_test_dir: normal test images; without it a share of ``normal_dir`` is held out.
+        split: ``"train"`` (normal images only) or ``"test"``.
+        image_size: images (and masks, by nearest neighbour) are resized to S x S.
+        channels: 3 (RGB; grey images are repeated) or 1 (grey; colour images are converted).
+        normal_split_ratio: share of ``normal_dir`` held out for testing without ``normal_test_dir``.
+        seed: seed of that split.
+    """
+
+    def __init__(self, normal_dir: str | Path, abnormal_dir: str | Path | None = None,
+                 mask_dir: str | Path | None = None, normal_test_dir: str | Path | None = None,
+                 split: str = "train", image_size: int = 256, channels: int = 3,
+                 normal_split_ratio: float = 0.2, seed: int = 0):
+        check_arguments(split, channels, normal_split_ratio, abnormal_dir, mask_dir)
+        self.split, self.image_size, self.channels = split, image_size, channels
+        self.has_masks = mask_dir is not None
+        normal = find_images(normal_dir, "normal_dir")
+        if normal_test_dir is not None:
+            train_normal, test_normal = normal, find_images(normal_test_dir, "normal_test_dir")
+        else:
+            test = held_out(len(normal), normal_split_ratio, seed)
+            train_normal = [path for path, t in zip(normal, test) if not t]
+            test_normal = [path for path, t in zip(normal, test) if t]
+        if split == "train":
+            self.items = [(path, 0, None) for path in train_normal]
+        else:
+            self.items = [(path, 0, None) for path in test_normal] + self.defective(abnormal_dir, mask_dir)
+            if not self.items:
+                raise FolderLayoutError("the test split is empty: give abnormal_dir, normal_test_dir "
+                                        "or a normal_split_ratio above 0")
+        self.transform = to_model_range(image_size, channels)
+
+    @staticmethod
+    def defective(abnormal_dir, mask_dir) -> list[tuple[Path, int, Path | None]]:
+        if abnormal_dir is None:
+            return []
+        abnormal_dir = Path(abnormal_dir).expanduser()
+        images = find_images(abnormal_dir, "abnormal_dir")
+        masks = match_masks(images, abnormal_dir, mask_dir) if mask_dir is not None else [None] * len(images)
+        return [(image, 1, mask) for image, mask in zip(images, masks)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def labels(self) -> list[int]:
+        return [label for _, label, _ in self.items]
+
+    def __getitem__(self, index: int) -> dict:
+        path, label, mask_path = self.items[index]
+        item = {"image": self.transform(open_image(path, "RGB" if self.channels == 3 else "L")),
+                "label": label}
+        if self.has_masks:
+            item["mask"] = (load_mask(mask_path, self.image_size) if mask_path is not None
+                            else torch.zeros(self.image_size, self.image_size))
+        return item
