@@ -6,10 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p _build
 : > _build/notebook_times.txt
+# Chapters share the small models they train through a cache (daad_lib.book.trained); start it
+# empty so that every build really trains them (nbval, run afterwards, reuses them).
+rm -rf _build/book_cache
 for notebook in notebooks/*.ipynb; do
   start=$(date +%s)
   papermill "$notebook" "$notebook" --log-level WARNING --no-progress-bar "$@"
-  echo "$notebook: $(( $(date +%s) - start )) s" | tee -a _build/notebook_times.txt
+  echo "$notebook: $(( $(date +%s) - start )) s (load $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a _build/notebook_times.txt
 done
 python book/strip_widget_outputs.py notebooks/*.ipynb
 jupyter-book build . -W --keep-going

@@ -1,10 +1,13 @@
-"""Open the built toy-stripes chapter in headless Chromium with the network switched off,
-move the division-rate slider and check that the picture changes.
+"""Open every page of the built book in headless Chromium with the network switched off and
+check that it needs none: no request may fail, the maths must be typeset by the bundled
+MathJax, and every offline slider must change its picture when moved.
 
-    python book/check_offline_slider.py [--page notebooks/02_toy_stripes.html] [--screenshots DIR]
+    python book/check_offline_slider.py [--screenshots DIR]
 
 Needs the built book (``bash book/build.sh``), Debian's ``chromium`` and the ``playwright``
 Python package (used only as a driver for that browser; nothing is downloaded).
+Exits 1 on any failed request, any page whose maths stays raw TeX or shows a MathJax error,
+and any slider that does not change its picture.
 """
 from __future__ import annotations
 
@@ -16,48 +19,87 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# MathJax 3 resolves this promise when the first typesetting pass has finished.
+TYPESET = """() => window.MathJax && MathJax.startup && MathJax.startup.promise
+    ? MathJax.startup.promise.then(() => [document.querySelectorAll('mjx-container').length,
+                                          document.querySelectorAll('mjx-merror').length])
+    : [0, 0]"""
+SCREENSHOT_PAGE = "notebooks/03_block_memory.html"  # a chapter with display maths and sliders
+
+
+def pages() -> list[Path]:
+    return sorted(p for p in HTML.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
+
+
+def check_page(context, path: Path, screenshots: Path | None) -> list[str]:
+    """Problems found on one page (empty when it works offline)."""
+    page = context.new_page()
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(f"{request.url} ({request.failure})"))
+    page.goto(path.as_uri(), wait_until="load")
+    name = path.relative_to(HTML).as_posix()
+    problems: list[str] = []
+    has_math = page.locator("div.math, span.math").count() > 0
+    if has_math:
+        typeset, errors = page.evaluate(TYPESET)
+        if typeset == 0:
+            problems.append(f"{name}: the page has maths but MathJax typeset none of it")
+        if errors:
+            problems.append(f"{name}: MathJax reported {errors} errors")
+    sliders = page.locator("img[id^='_anim_img']")
+    for index in range(sliders.count()):
+        picture = sliders.nth(index)
+        player = picture.locator("xpath=ancestor::div[contains(@class, 'animation')][1]")
+        slider = player.locator("input[type=range]").first
+        slider.scroll_into_view_if_needed()
+        before = picture.get_attribute("src")
+        if screenshots and name == "notebooks/02_toy_stripes.html" and index == 0:
+            player.screenshot(path=str(screenshots / "slider_before.png"))
+        slider.fill(slider.get_attribute("max"))  # fires the input event the player listens to
+        after = picture.get_attribute("src")
+        if screenshots and name == "notebooks/02_toy_stripes.html" and index == 0:
+            player.screenshot(path=str(screenshots / "slider_after.png"))
+        if not before or not before.startswith("data:image") or before == after:
+            problems.append(f"{name}: offline slider {index + 1} did not change its picture")
+    if screenshots and name == SCREENSHOT_PAGE:
+        equation = page.locator("div.math").first
+        equation.scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshots / "offline_maths_page.png"))
+        equation.screenshot(path=str(screenshots / "offline_maths_equation.png"))
+    page.wait_for_timeout(200)  # let late requests (fonts of the typeset maths) be counted
+    problems += [f"{name}: request failed offline: {url}" for url in failed]
+    print(f"{name}: {len(failed)} failed requests, maths {'typeset' if has_math else 'none'}, "
+          f"{sliders.count()} offline sliders")
+    page.close()
+    return problems
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--page", default="notebooks/02_toy_stripes.html")
-    parser.add_argument("--screenshots", default=None, help="folder for before/after PNGs")
+    parser.add_argument("--screenshots", default=None, help="folder for the PNGs of the check")
     parser.add_argument("--browser", default=shutil.which("chromium") or "/usr/bin/chromium")
     args = parser.parse_args()
-    page_path = ROOT / "_build" / "html" / args.page
-    if not page_path.exists():
-        print(f"{page_path} not found: build the book first (bash book/build.sh)", file=sys.stderr)
+    if not (HTML / "index.html").exists():
+        print(f"{HTML} holds no built book: run bash book/build.sh first", file=sys.stderr)
         return 1
+    screenshots = Path(args.screenshots) if args.screenshots else None
+    if screenshots:
+        screenshots.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=args.browser, args=CHROMIUM_FLAGS)
         context = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})
-        page = context.new_page()
-        failed = []
-        page.on("requestfailed", lambda request: failed.append(request.url))
-        page.goto(page_path.as_uri())
-        slider = page.locator("input[type=range]").first
-        picture = page.locator("img[id^='_anim_img']").first
-        player = picture.locator("xpath=ancestor::div[contains(@class, 'animation')][1]")
-        slider.scroll_into_view_if_needed()
-        before = picture.get_attribute("src")
-        position = slider.input_value()
-        if args.screenshots:
-            Path(args.screenshots).mkdir(parents=True, exist_ok=True)
-            player.screenshot(path=str(Path(args.screenshots) / "slider_before.png"))
-        last = slider.get_attribute("max")
-        slider.fill(last)  # sets the value and fires the input event the player listens to
-        after = picture.get_attribute("src")
-        if args.screenshots:
-            player.screenshot(path=str(Path(args.screenshots) / "slider_after.png"))
+        checked = pages()
+        for path in checked:
+            problems += check_page(context, path, screenshots)
         browser.close()
-    print(f"slider moved from {position} to {last}; picture changed: {before != after}; "
-          f"{len(failed)} network requests failed offline (e.g. MathJax from a CDN), the slider needs none")
-    if before == after or not before or not before.startswith("data:image"):
-        print("the offline slider did not change the picture", file=sys.stderr)
-        return 1
-    return 0
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(checked)} pages checked offline: {len(problems)} problems")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

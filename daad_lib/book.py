@@ -1,23 +1,40 @@
-"""What the book's chapters share: finding the data, or falling back to committed results.
+"""What the book's chapters share: finding the data, training once, reading committed
+results, and checking the readers' exercises.
 
-A reader without MVTec AD still gets a running chapter: the training cells use a
-small stand-in (scikit-learn digits) and the chapter shows our committed results
-for *bottle* instead of numbers it cannot compute.
+* Data: a reader without MVTec AD still gets a running chapter. The training cells
+  use a small stand-in (scikit-learn digits) and the prose says so (:func:`data_sentence`).
+* Training once: :func:`trained` is :func:`daad_lib.train.fit` with a cache, so chapters
+  that need the same small model (and nbval, which runs every chapter again) load it
+  instead of training it again.
+* Results: :func:`committed` / :func:`committed_markdown` read ``results/<protocol>/``
+  and say plainly when a file is not there yet.
+* Exercises: :func:`check` runs a reader's function and the library's on the same inputs
+  and prints ``pass`` or what differs.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import time
+from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
+
+import torch
 
 from .data import MVTecLayoutError, build_dataset, default_data_dir
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+CACHE = Path(os.environ.get("DAAD_BOOK_CACHE", ROOT / "_build" / "book_cache"))
 
 HOW_TO_GET_MVTEC = (
     "MVTec AD was not found. Download it from https://www.mvtec.com/company/research/datasets/mvtec-ad "
     "(CC BY-NC-SA 4.0), unpack it, and set DATA_DIR (or the DAAD_DATA_DIR environment variable) to the "
     "folder that holds the categories. Until then this chapter trains on scikit-learn's digits as a "
     "stand-in and shows our committed results for bottle.")
+STANDIN = "stand-in: scikit-learn digits, normal class 8"
 
 
 def bottle_or_standin(data_dir: str | None, image_size: int, category: str = "bottle"):
@@ -33,7 +50,72 @@ def bottle_or_standin(data_dir: str | None, image_size: int, category: str = "bo
     print(HOW_TO_GET_MVTEC)
     train = build_dataset("digits", "train", image_size, normal_class=8)
     test = build_dataset("digits", "test", image_size, normal_class=8)
-    return train, test, "stand-in: scikit-learn digits, normal class 8"
+    return train, test, STANDIN
+
+
+def is_standin(source: str) -> bool:
+    return source.startswith("stand-in")
+
+
+def data_sentence(source: str, train_set, test_set, image_size: int) -> str:
+    """One Markdown sentence saying which data this run used (glued into the prose)."""
+    anomalous = sum(test_set.labels)
+    counts = (f"{len(train_set)} normal training images and {len(test_set)} test images "
+              f"({anomalous} anomalous), resized to {image_size}×{image_size} px")
+    if is_standin(source):
+        return (f"This run used the **stand-in** data, scikit-learn's handwritten digits with 8 as the "
+                f"normal class and every other digit as an anomaly: {counts}. MVTec AD was not found; "
+                f"with it, the same cells train on *bottle* photographs and the pictures show bottles.")
+    return f"This run used **{source}**: {counts}."
+
+
+def library_fingerprint() -> str:
+    """A hash of the library's model, training and data code: a cached model is reused only
+    while that code is unchanged (the book's own helpers do not count)."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        if path.name not in ("book.py", "viz.py", "toy.py"):
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(variant: str, train_config, source: str, num_images: int, config: dict) -> str:
+    from .config import make_config
+
+    described = {"variant": variant, "model": make_config(variant, **config).to_dict(),
+                 "train": asdict(train_config), "data": source, "num_images": num_images,
+                 "library": library_fingerprint()}
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def trained(variant: str, train_set, train_config, source: str, **config):
+    """:func:`daad_lib.train.fit` (same arguments, without ``progress``), cached on disk.
+
+    The cache key holds the full model config, the training recipe, the data description
+    and :func:`library_fingerprint`; a hit loads the weights (weights-only) instead of
+    training again. Prints which of the two happened. The cache is ``_build/book_cache``
+    (or ``$DAAD_BOOK_CACHE``); delete it to retrain everything.
+    """
+    from .checkpoint import load_detector, save_checkpoint
+    from .train import fit
+
+    path = CACHE / f"{variant}-{cache_key(variant, train_config, source, len(train_set), config)}.pt"
+    if path.exists():
+        detector, _ = load_detector(path, variant)
+        print(f"{variant}: loaded the model trained earlier in this build ({path.name})")
+        return detector
+    began = time.perf_counter()
+    detector = fit(variant, train_set, train_config, progress=False, **config)
+    seconds = time.perf_counter() - began
+    save_checkpoint(path, {"model_config": detector.config.to_dict(), "train_config": asdict(train_config),
+                           "dataset": {"description": source}, "seconds": seconds,
+                           "generator": detector.generator.state_dict(),
+                           "discriminator": (detector.discriminator.state_dict()
+                                             if detector.discriminator is not None else None)})
+    print(f"{variant}: trained {train_config.epochs} epochs in {seconds:.0f} s")
+    return detector
 
 
 def committed(name: str, protocol: str = "cpu") -> dict | None:
@@ -48,3 +130,53 @@ def committed_markdown(name: str, protocol: str = "cpu") -> str:
     if path.exists():
         return path.read_text()
     return f"*No committed results for `{name}` ({protocol} protocol) yet.*\n"
+
+
+def committed_figure(name: str, protocol: str = "cpu") -> Path | None:
+    """The plot beside a results file, ``results/<protocol>/<name>.png``, or None."""
+    path = RESULTS / protocol / f"{name}.png"
+    return path if path.exists() else None
+
+
+def describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"tensor of shape {tuple(value.shape)}"
+    return repr(value) if not isinstance(value, (list, tuple)) else f"{type(value).__name__} of {len(value)}"
+
+
+def check(candidate: Callable, reference: Callable, cases: list[tuple], name: str,
+          strict: bool = False, atol: float = 1e-5) -> bool:
+    """Run ``candidate(*case)`` and ``reference(*case)`` on every case and compare.
+
+    Prints ``pass`` or the first case that differs (shapes or values) or raises. A candidate
+    that raises NotImplementedError has not been attempted yet: said so, not a failure.
+    With ``strict`` (the cells that run the reference solutions in CI), a failure raises.
+    """
+    for number, case in enumerate(cases, start=1):
+        try:
+            got = candidate(*case)
+        except NotImplementedError:
+            print(f"{name}: not attempted yet (the function still raises NotImplementedError)")
+            if strict:
+                raise
+            return False
+        except Exception as error:  # the reader's code: report, do not crash the notebook
+            return fail(f"{name}: case {number} raised {type(error).__name__}: {error}", strict)
+        expected = reference(*case)
+        got_t, expected_t = torch.as_tensor(got, dtype=torch.float64), torch.as_tensor(expected, dtype=torch.float64)
+        if got_t.shape != expected_t.shape:
+            return fail(f"{name}: case {number} returned a {describe(got)}, expected shape "
+                        f"{tuple(expected_t.shape)}", strict)
+        if not torch.allclose(got_t, expected_t, atol=atol, rtol=1e-4):
+            worst = (got_t - expected_t).abs().max().item()
+            return fail(f"{name}: case {number} has the right shape but wrong values "
+                        f"(largest difference {worst:.3g})", strict)
+    print(f"{name}: pass ({len(cases)} cases agree with daad_lib)")
+    return True
+
+
+def fail(message: str, strict: bool) -> bool:
+    if strict:
+        raise AssertionError(message)
+    print(message)
+    return False

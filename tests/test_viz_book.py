@@ -1,4 +1,5 @@
-"""The book's helpers: offline sliders and the data fallback."""
+"""The book's helpers: offline sliders, diagrams drawn from the config, the data fallback,
+the model cache and the exercise checker."""
 from __future__ import annotations
 
 import re
@@ -7,10 +8,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from daad_lib.book import HOW_TO_GET_MVTEC, bottle_or_standin, committed_markdown  # noqa: E402
-from daad_lib.viz import figure_to_array, frame_slider, image_grid  # noqa: E402
+from daad_lib import book  # noqa: E402
+from daad_lib.book import HOW_TO_GET_MVTEC, bottle_or_standin, check, committed_markdown  # noqa: E402
+from daad_lib.config import make_config  # noqa: E402
+from daad_lib.data import Stripes  # noqa: E402
+from daad_lib.memory import divide  # noqa: E402
+from daad_lib.train import TrainConfig  # noqa: E402
+from daad_lib.viz import (addressing_grid, discriminator_shapes, draw_architecture, draw_discriminator,  # noqa: E402
+                          figure_to_array, frame_slider, image_grid)
 
 
 def test_frame_slider_is_self_contained_html_with_one_frame_per_position():
@@ -30,11 +38,76 @@ def test_figure_to_array_and_grid():
     assert len(grid.axes) == 2
 
 
-def test_missing_mvtec_falls_back_to_digits(tmp_path, capsys):
+def texts(fig) -> str:
+    return " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+
+
+def test_architecture_diagram_shows_the_built_model_shapes_and_memories():
+    text = texts(draw_architecture(make_config("daad", image_size=128)))
+    assert "rates (4, 4, 1)" in text and "32×64×64" in text and "D = 4096" in text  # 32*(64/4)*(64/4)
+    assert text.count("memory") == 4
+    plain = texts(draw_architecture(make_config("ae", image_size=64)))
+    assert "memory" not in plain and "bottleneck" in plain
+    plt.close("all")
+
+
+def test_discriminator_diagram_follows_the_discriminator_stages():
+    config = make_config("daad_plus", image_size=64)
+    shapes = discriminator_shapes(config)
+    assert shapes[-1][1:] == (4, 4) and len(shapes) == 4  # 64 -> 32 -> 16 -> 8 -> 4
+    text = texts(draw_discriminator(config))
+    assert all("×".join(map(str, s)) in text for s in shapes)
+    plt.close("all")
+
+
+def test_addressing_grid_labels_every_block_with_its_top_item():
+    weights = torch.zeros(4, 5)
+    weights[torch.arange(4), torch.tensor([3, 1, 4, 0])] = 1.0  # (Q, N): block k reads item [3, 1, 4, 0][k]
+    fig, ax = plt.subplots()
+    addressing_grid(ax, torch.zeros(3, 8, 8), weights, (2, 2, 1))
+    assert [t.get_text() for t in ax.texts] == ["3", "1", "4", "0"]
+    plt.close("all")
+
+
+def test_missing_mvtec_falls_back_to_digits_and_says_so(tmp_path, capsys):
     train, test, source = bottle_or_standin(str(tmp_path / "nowhere"), 32)
     assert source.startswith("stand-in") and set(train.labels) == {0} and 1 in test.labels
     assert HOW_TO_GET_MVTEC.split(".")[0] in capsys.readouterr().out
+    assert "stand-in" in book.data_sentence(source, train, test, 32)
 
 
 def test_missing_results_are_said_plainly():
     assert "No committed results" in committed_markdown("no_such_table")
+    assert book.committed_figure("no_such_table") is None
+
+
+def test_trained_caches_by_config_and_loads_the_same_weights(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(book, "CACHE", tmp_path)
+    data, recipe = Stripes("train", 32, num_images=8), TrainConfig(epochs=1)
+    first = book.trained("ae", data, recipe, "stripes", image_size=32, channels=3)
+    import daad_lib.train
+    monkeypatch.setattr(daad_lib.train, "fit", lambda *a, **k: pytest.fail("trained again instead of loading"))
+    again = book.trained("ae", data, recipe, "stripes", image_size=32, channels=3)
+    assert "loaded" in capsys.readouterr().out
+    for a, b in zip(first.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(pytest.fail.Exception):  # another config is another model: it trains
+        book.trained("ae", data, recipe, "stripes", image_size=32, channels=3, num_items=7)
+
+
+def test_check_passes_a_right_answer_and_names_what_is_wrong(capsys):
+    cases = [(torch.randn(2, 4, 8, 8), (2, 2, 1))]
+    assert check(divide, divide, cases, "divide")
+    assert "pass" in capsys.readouterr().out
+    assert not check(lambda x, r: divide(x, r)[:, :1], divide, cases, "divide")
+    assert "expected shape (2, 4, 64)" in capsys.readouterr().out
+    assert not check(lambda x, r: divide(x, r) + 1, divide, cases, "divide")
+    assert "wrong values" in capsys.readouterr().out
+
+
+def test_check_treats_a_stub_as_not_attempted_and_strict_raises():
+    def stub(x, r):
+        raise NotImplementedError
+    assert not check(stub, divide, [(torch.zeros(1, 1, 2, 2), (1, 1, 1))], "divide")
+    with pytest.raises(AssertionError, match="wrong values"):
+        check(lambda x, r: divide(x, r) * 2, divide, [(torch.ones(1, 1, 2, 2), (1, 1, 1))], "divide", strict=True)
