@@ -35,13 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PROTOCOLS = {
     "cpu": {"image_size": 128, "epochs": 25, "seeds": [0, 1, 2], "precision": "fp32",
             "model_defaults": {"widths": (32, 64, 128, 256), "block_rates": (8, 8, 1)}},
-    "cpu2": {"image_size": 128, "epochs": 25, "seeds": [0, 1, 2], "precision": "bf16",
+    "cpu2": {"image_size": 128, "epochs": 100, "seeds": [0, 1, 2], "precision": "bf16",
              "model_defaults": {}},
     "paper": {"image_size": 256, "epochs": 1000, "seeds": [0], "precision": "bf16", "model_defaults": {}},
 }
 PROTOCOL_LABEL = {
     "cpu": "CPU protocol (128 px, 25 epochs, float32, r = (8, 8, 1), 2-core CPU)",
-    "cpu2": "CPU protocol 2 (128 px, bfloat16 autocast, block-size rates (4, 4, 1), 2-core CPU)",
+    "cpu2": "CPU protocol 2 (128 px, 100 epochs, bfloat16 autocast, block-size rates (4, 4, 1), 2-core CPU)",
     "paper": "paper protocol (256 px, 1000 epochs)",
 }
 
