@@ -1,4 +1,8 @@
-"""Run a trained detector over a test set: scores, AUROCs, a JSON-ready result."""
+"""Run a trained detector over a test set: scores, every metric, a JSON-ready result.
+
+:func:`metrics_from_scores` is the one place that turns raw scores into metrics; the
+CLI, :func:`evaluate`, training's ``eval_every`` and the experiments all call it.
+"""
 from __future__ import annotations
 
 import torch
@@ -6,9 +10,9 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .data.cache import in_memory
-from .metrics import image_auroc, pixel_auroc
+from .metrics import aupr, aupro, f1_max, image_auroc, pixel_auroc
 from .models import Detector
-from .scoring import fuse, score_batch
+from .scoring import fuse, score_batch, score_ranges
 from .train import select_device
 
 
@@ -46,25 +50,69 @@ def score_dataset(detector: Detector, dataset: Dataset, batch_size: int = 16, de
     return {name: torch.cat(chunks) if chunks else None for name, chunks in parts.items()}
 
 
-def evaluate(detector: Detector, dataset: Dataset, gamma: float | None = None, **kwargs) -> dict:
-    """Image AUROC of A(x) (Eq. 7), of R(x) and L(x) alone, and pixel AUROC when masks exist.
+def metrics_from_scores(scores: dict, gamma: float) -> dict:
+    """Every metric of raw scores: ``recon`` (n,), ``align`` (n,) or None, ``labels`` (n,),
+    and ``maps``, ``masks`` (n, H, W) for the pixel metrics (None without masks).
 
-    ``gamma`` defaults to the model's (0.9 for DAAD+, 1 otherwise).
+    Image level, of A(x) (Eq. 7, min-max over this set, weight ``gamma``): ``image_auroc``,
+    ``image_f1_max``, ``image_aupr``; of R(x) and L(x) alone: ``image_auroc_recon``,
+    ``image_auroc_align``. Pixel level, when masks with defects exist: ``pixel_auroc``,
+    ``pixel_aupro`` (to FPR 0.3), ``pixel_f1_max``; else None.
+
+    >>> scores = {"recon": torch.tensor([1.0, 2.0, 4.0]), "align": None, "labels": torch.tensor([0, 1, 1])}
+    >>> metrics_from_scores(scores, gamma=1.0)["image_f1_max"]
+    1.0
+    """
+    labels, recon, align = scores["labels"], scores["recon"], scores.get("align")
+    fused = fuse(recon, align, gamma)
+    result = {
+        "image_auroc": image_auroc(fused, labels),
+        "image_auroc_recon": image_auroc(recon, labels),
+        "image_auroc_align": image_auroc(align, labels) if align is not None else None,
+        "image_f1_max": f1_max(fused, labels)[0],
+        "image_aupr": aupr(fused, labels),
+        "pixel_auroc": None, "pixel_aupro": None, "pixel_f1_max": None,
+    }
+    masks = scores.get("masks")
+    if masks is not None and masks.any():
+        result.update(pixel_auroc=pixel_auroc(scores["maps"], masks), pixel_aupro=aupro(scores["maps"], masks),
+                      pixel_f1_max=f1_max(scores["maps"], masks)[0])
+    return result
+
+
+def decision_threshold(scores: dict, gamma: float, ranges: dict) -> dict:
+    """The threshold ``daad score`` applies to A(x): F1-max on this (test) set.
+
+    A(x) is computed on the fixed ``ranges`` (the training images' min and max of R and L,
+    the checkpoint's ``score_stats``), the scale on which a single image is scored. The
+    threshold is the one that maximises F1 over the labelled test images, so it uses the
+    test labels: it is the best possible cut on this set, optimistic for new images.
+    """
+    fused = fuse(scores["recon"], scores.get("align"), gamma, ranges)
+    f1, threshold = f1_max(fused, scores["labels"])
+    return {"threshold": threshold, "gamma": gamma, "f1_on_test": f1, "score_ranges": ranges,
+            "rule": "F1-max of A(x) on the test set (uses the test labels); A(x) >= threshold is anomalous",
+            "num_test": len(scores["labels"])}
+
+
+@torch.no_grad()
+def normal_range(detector: Detector, dataset: Dataset, **kwargs) -> dict:
+    """Min and max of R(x) and L(x) over (training) images: the scale ``daad score`` uses."""
+    scores = score_dataset(detector, dataset, **kwargs)
+    return score_ranges(scores["recon"], scores["align"])
+
+
+def evaluate(detector: Detector, dataset: Dataset, gamma: float | None = None, ranges: dict | None = None,
+             **kwargs) -> dict:
+    """Every metric of :func:`metrics_from_scores` on ``dataset``, plus the counts.
+
+    ``gamma`` defaults to the model's (0.9 for DAAD+, 1 otherwise). With ``ranges`` (the
+    checkpoint's ``score_stats``), also the ``decision`` of :func:`decision_threshold`.
     """
     scores = score_dataset(detector, dataset, **kwargs)
     gamma = detector.config.gamma if gamma is None else gamma
-    labels = scores["labels"]
-    fused = fuse(scores["recon"], scores["align"], gamma)
-    result = {
-        "variant": detector.config.variant,
-        "image_auroc": image_auroc(fused, labels),
-        "image_auroc_recon": image_auroc(scores["recon"], labels),
-        "image_auroc_align": image_auroc(scores["align"], labels) if scores["align"] is not None else None,
-        "gamma": gamma,
-        "num_test": len(labels),
-        "num_anomalous": int(labels.sum()),
-        "pixel_auroc": None,
-    }
-    if scores["masks"] is not None and scores["masks"].any():
-        result["pixel_auroc"] = pixel_auroc(scores["maps"], scores["masks"])
+    result = {"variant": detector.config.variant, "gamma": gamma, "num_test": len(scores["labels"]),
+              "num_anomalous": int(scores["labels"].sum()), **metrics_from_scores(scores, gamma)}
+    if ranges is not None:
+        result["decision"] = decision_threshold(scores, gamma, ranges)
     return result

@@ -4,7 +4,8 @@
 * L(x): alignment score, the mean squared difference between the discriminator
   features f_D(x) and f_D(x̂) (only for models with a discriminator).
 * A(x) = γ R(x) + (1 - γ) L(x), with R and L each min-max scaled to [0, 1] over
-  the evaluated set (the paper's rule; γ = 0.9 for DAAD+, 1 otherwise).
+  the evaluated set (the paper's rule; γ = 0.9 for DAAD+, 1 otherwise), or over a
+  fixed range, such as the training images' (``daad score`` scores single images).
 
 The paper scores whole images only. MVTec AD has ground-truth masks, so we also
 return a per-pixel map: the squared error averaged over channels, smoothed by a
@@ -41,17 +42,37 @@ def anomaly_map(x: torch.Tensor, x_hat: torch.Tensor, sigma: float | None = None
     return error[:, 0]
 
 
-def minmax(values: torch.Tensor) -> torch.Tensor:
-    """Linearly scale to [0, 1] over the set (a constant set maps to 0)."""
-    low, high = values.min(), values.max()
+def minmax(values: torch.Tensor, value_range: tuple[float, float] | None = None) -> torch.Tensor:
+    """Linearly map ``value_range`` = (low, high) to [0, 1]; without it, the set's own min and
+    max (a constant set maps to 0). Values outside a given range land outside [0, 1]."""
+    low, high = (values.min(), values.max()) if value_range is None else map(float, value_range)
     return (values - low) / (high - low) if high > low else torch.zeros_like(values)
 
 
-def fuse(recon: torch.Tensor, align: torch.Tensor | None, gamma: float) -> torch.Tensor:
-    """A(x) = γ·minmax(R) + (1-γ)·minmax(L)  (Eq. 7). Without L, A = minmax(R)."""
+def fuse(recon: torch.Tensor, align: torch.Tensor | None, gamma: float,
+         ranges: dict | None = None) -> torch.Tensor:
+    """A(x) = γ·minmax(R) + (1-γ)·minmax(L)  (Eq. 7). Without L, A = minmax(R).
+
+    ``ranges`` = ``{"recon": (low, high), "align": (low, high)}`` scales R and L by fixed
+    ranges (the checkpoint's ``score_stats``: the training images') instead of the set's own.
+
+    >>> fuse(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 10.0]), gamma=0.5)
+    tensor([0., 1.])
+    >>> fuse(torch.tensor([3.0]), torch.tensor([5.0]), 0.5, {"recon": (1, 2), "align": (0, 10)})
+    tensor([1.2500])
+    """
+    ranges = ranges or {}
     if align is None or gamma >= 1.0:
-        return minmax(recon)
-    return gamma * minmax(recon) + (1 - gamma) * minmax(align)
+        return minmax(recon, ranges.get("recon"))
+    return gamma * minmax(recon, ranges.get("recon")) + (1 - gamma) * minmax(align, ranges.get("align"))
+
+
+def score_ranges(recon: torch.Tensor, align: torch.Tensor | None) -> dict:
+    """``{"recon": [min, max], "align": [min, max]}`` of raw scores: the ``ranges`` of :func:`fuse`."""
+    ranges = {"recon": [float(recon.min()), float(recon.max())]}
+    if align is not None:
+        ranges["align"] = [float(align.min()), float(align.max())]
+    return ranges
 
 
 @torch.no_grad()

@@ -131,3 +131,29 @@ def test_aurocs_and_one_class_errors():
             metric([0.1, 0.2], [1, 1])
     with pytest.raises(ValueError, match="3 scores for 2 labels"):
         image_auroc([0.1, 0.2, 0.3], [0, 1])
+
+
+def test_metrics_from_scores_is_every_metric_of_eq7():
+    from daad_lib.evaluate import decision_threshold, metrics_from_scores
+    from daad_lib.scoring import fuse
+
+    recon, align = torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([4.0, 1.0, 3.0, 2.0])
+    labels = torch.tensor([0, 1, 0, 1])
+    maps, masks = two_region_case()
+    scores = {"recon": recon, "align": align, "labels": labels,
+              "maps": maps.repeat(4, 1, 1), "masks": masks.repeat(4, 1, 1)}
+    result = metrics_from_scores(scores, gamma=0.5)
+    fused = fuse(recon, align, 0.5)  # (minmax R + minmax L) / 2 = [1/2, 1/6, 2/3, 2/3]
+    assert result["image_auroc"] == image_auroc(fused, labels) == pytest.approx(1.5 / 4)  # one win, one tie
+    assert result["image_auroc_recon"] == 0.75 and result["image_auroc_align"] == 0.0
+    assert result["image_f1_max"] == f1_max(fused, labels)[0] and result["image_aupr"] == aupr(fused, labels)
+    assert result["pixel_aupro"] == pytest.approx(aupro(maps, masks))  # four copies of one map
+    assert result["pixel_auroc"] == pytest.approx(pixel_auroc(maps, masks))
+    without_masks = metrics_from_scores({**scores, "maps": None, "masks": None}, gamma=1.0)
+    assert without_masks["pixel_auroc"] is None and without_masks["pixel_aupro"] is None
+    assert without_masks["image_auroc"] == 0.75  # gamma 1: R(x) alone
+
+    # the decision threshold is F1-max of A(x) on the training images' fixed scale
+    decision = decision_threshold(scores, 1.0, {"recon": [0.0, 2.0]})
+    assert decision["threshold"] == pytest.approx(1.0) and decision["f1_on_test"] == pytest.approx(0.8)
+    assert "uses the test labels" in decision["rule"]
