@@ -10,7 +10,14 @@
   AVX-512-BF16 / AMX, or CUDA); weights, optimiser state and losses stay float32;
 * the training images are decoded once and kept in memory (``num_workers > 0``
   decodes them in worker processes every epoch instead, for data that does not fit);
-* ``log.jsonl`` in the output folder gets one line per finished epoch.
+* ``log.jsonl`` in the output folder gets one line per finished epoch; with
+  ``eval_every = N`` it also holds the test metrics every N epochs (for watching a run,
+  not for choosing an epoch: that would tune on the test set); ``tensorboard=True``
+  writes the same numbers for TensorBoard (``pip install daad-book[tensorboard]``);
+* under torchrun (an initialised process group, see :mod:`daad_lib.distributed`), G and D
+  are each wrapped in DistributedDataParallel and every global batch of ``batch_size``
+  images is split across the ranks: the same batches, flips and gradient as one process
+  (up to BatchNorm, which sees each rank's share); only rank 0 writes.
 """
 from __future__ import annotations
 
@@ -24,8 +31,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from . import losses
-from .checkpoint import load_checkpoint, restore_detector, save_checkpoint
+from . import distributed, losses
+from .checkpoint import load_checkpoint, restore_training, save_checkpoint, training_state
 from .config import make_config
 from .data.cache import InMemory, in_memory
 from .models import Detector
@@ -56,12 +63,17 @@ class TrainConfig:
     precision: str = "fp32"  # "fp32" or "bf16" (autocast of the forward passes)
     num_workers: int = 0  # 0: decode the data once into memory; > 0: DataLoader workers
     keep_epochs: tuple[int, ...] = ()  # also keep checkpoint_epochNNNN.pt after these epochs
+    eval_every: int = 0  # > 0: test metrics every N epochs into log.jsonl (monitoring only)
+    tensorboard: bool = False  # also log to OUT/tensorboard (needs the [tensorboard] extra)
+    sync_batchnorm: bool = False  # under torchrun on GPUs: BatchNorm statistics over all ranks
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be positive, got {self.epochs}, {self.batch_size}")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be 0 (never) or a number of epochs, got {self.eval_every}")
         self.betas, self.keep_epochs = tuple(self.betas), tuple(int(e) for e in self.keep_epochs)
 
 
@@ -76,11 +88,21 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def random_flips(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Flip each image of (B, C, H, W) horizontally and/or vertically with probability 1/2."""
-    flip_h, flip_v = (torch.rand(2, x.shape[0], 1, 1, 1, generator=generator) < 0.5).to(x.device)
+def draw_flips(num_images: int, generator: torch.Generator) -> torch.Tensor:
+    """Which images to flip: (2, B, 1, 1, 1) bool, horizontal then vertical, each with probability 1/2."""
+    return torch.rand(2, num_images, 1, 1, 1, generator=generator) < 0.5
+
+
+def apply_flips(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+    """Flip the images of x (B, C, H, W) chosen by ``flips`` (2, B, 1, 1, 1)."""
+    flip_h, flip_v = flips.to(x.device)
     x = torch.where(flip_h, x.flip(-1), x)
     return torch.where(flip_v, x.flip(-2), x)
+
+
+def random_flips(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Flip each image of (B, C, H, W) horizontally and/or vertically with probability 1/2."""
+    return apply_flips(x, draw_flips(x.shape[0], generator))
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -104,10 +126,13 @@ def make_optimizers(detector: Detector, betas) -> tuple[torch.optim.Adam, torch.
     return adam(detector.generator), adam(detector.discriminator) if detector.discriminator is not None else None
 
 
-def generator_losses(detector: Detector, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    """Forward pass of G and the terms of Eq. 3; returns x̂ and the losses (``total`` included)."""
+def generator_losses(detector: Detector, x: torch.Tensor, generator: torch.nn.Module | None = None
+                     ) -> tuple[torch.Tensor, dict]:
+    """Forward pass of G and the terms of Eq. 3; returns x̂ and the losses (``total`` included).
+
+    ``generator`` replaces ``detector.generator`` for the forward pass (its DDP wrapper)."""
     cfg = detector.config
-    x_hat, weights = detector.generator(x)
+    x_hat, weights = (generator or detector.generator)(x)
     rec = losses.reconstruction_loss(x, x_hat)
     total, logged = cfg.lambda_rec * rec, {"rec": rec}
     if cfg.lambda_entropy > 0 and weights:
@@ -127,10 +152,11 @@ def generator_losses(detector: Detector, x: torch.Tensor) -> tuple[torch.Tensor,
     return x_hat, logged
 
 
-def generator_step(detector: Detector, x: torch.Tensor, opt_g, precision: str = "fp32") -> tuple[torch.Tensor, dict]:
+def generator_step(detector: Detector, x: torch.Tensor, opt_g, precision: str = "fp32",
+                   generator: torch.nn.Module | None = None) -> tuple[torch.Tensor, dict]:
     """One update of G on Eq. 3; returns the (detached) reconstruction and the losses."""
     with autocast(x.device, precision):
-        x_hat, logged = generator_losses(detector, x)
+        x_hat, logged = generator_losses(detector, x, generator)
     opt_g.zero_grad(set_to_none=True)
     logged["total"].backward()
     opt_g.step()
@@ -138,11 +164,15 @@ def generator_step(detector: Detector, x: torch.Tensor, opt_g, precision: str = 
 
 
 def discriminator_step(detector: Detector, x: torch.Tensor, x_hat: torch.Tensor, opt_d,
-                       precision: str = "fp32") -> torch.Tensor:
-    """One update of D: real images -> 1, reconstructions -> 0 (Eq. 5)."""
+                       precision: str = "fp32", discriminator: torch.nn.Module | None = None) -> torch.Tensor:
+    """One update of D: real images -> 1, reconstructions -> 0 (Eq. 5).
+
+    ``discriminator`` replaces ``detector.discriminator`` (its DDP wrapper); two forward
+    passes, then one backward, as in one process."""
+    discriminator = discriminator or detector.discriminator
     with autocast(x.device, precision):
-        logits_real, _ = detector.discriminator(x)
-        logits_fake, _ = detector.discriminator(x_hat)
+        logits_real, _ = discriminator(x)
+        logits_fake, _ = discriminator(x_hat)
         loss = losses.discriminator_loss(logits_real, logits_fake)
     opt_d.zero_grad(set_to_none=True)
     loss.backward()
@@ -159,81 +189,175 @@ def check_finite(logged: dict, epoch: int, step: int, checkpoint: Path | None) -
                                f"training stopped ({kept}). Try a lower learning rate.")
 
 
+def global_batches(num_images: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """The image indices of one epoch's batches, shuffled by ``generator``; the last partial
+    batch is dropped unless the dataset is smaller than one batch."""
+    order = torch.randperm(num_images, generator=generator)  # (n,)
+    stop = num_images - num_images % batch_size if num_images > batch_size else num_images
+    return [order[start:start + batch_size] for start in range(0, stop, batch_size)]
+
+
+def rank_share(batch: torch.Tensor, rank: int = 0, world_size: int = 1, dim: int = 0) -> torch.Tensor:
+    """This rank's contiguous share of a global batch (of indices, or of flips along ``dim``):
+    the ranks' shares are disjoint and together give the whole batch, in order."""
+    return torch.tensor_split(batch, world_size, dim=dim)[rank]
+
+
 def epoch_batches(dataset: Dataset, batch_size: int, generator: torch.Generator,
-                  num_workers: int = 0):
-    """The batches of one epoch, shuffled by ``generator``; the last partial batch is
-    dropped unless the dataset is smaller than one batch."""
-    drop_last = len(dataset) > batch_size
-    if not isinstance(dataset, InMemory):
-        yield from DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator,
-                              drop_last=drop_last, num_workers=num_workers)
+                  num_workers: int = 0, rank: int = 0, world_size: int = 1):
+    """One epoch of (this rank's share of a batch, size of the global batch), in order.
+
+    Every rank draws the same permutation from ``generator`` (seeded by seed and epoch:
+    the role of DistributedSampler's ``set_epoch``) and keeps its share of each batch.
+    """
+    batches = global_batches(len(dataset), batch_size, generator)
+    shares = [rank_share(indices, rank, world_size) for indices in batches]
+    if isinstance(dataset, InMemory):
+        for indices, share in zip(batches, shares):
+            yield dataset.batch(share), len(indices)
         return
-    order = torch.randperm(len(dataset), generator=generator)  # (n,)
-    stop = len(order) - len(order) % batch_size if drop_last else len(order)
-    for start in range(0, stop, batch_size):
-        yield dataset.batch(order[start:start + batch_size])
+    loader = DataLoader(dataset, batch_sampler=[share.tolist() for share in shares], num_workers=num_workers)
+    for batch, indices in zip(loader, batches):
+        yield batch, len(indices)
 
 
 def steps_per_epoch(num_images: int, batch_size: int) -> int:
     return num_images // batch_size if num_images > batch_size else 1
 
 
+class MissingExtra(ImportError):
+    """An optional feature whose package is not installed."""
+
+
+def tensorboard_writer(out: Path):
+    """A TensorBoard SummaryWriter into ``out/tensorboard`` (imported only when asked for)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as error:
+        raise MissingExtra("TensorBoard logging needs the tensorboard package: "
+                           "pip install 'daad-book[tensorboard]'") from error
+    return SummaryWriter(str(out / "tensorboard"))
+
+
+def log_to_tensorboard(writer, entry: dict) -> None:
+    """One epoch of the log: losses and speed under ``train/``, test metrics under ``eval/``."""
+    for name, value in entry.items():
+        if name == "eval":
+            for metric, number in value.items():
+                if number is not None:
+                    writer.add_scalar(f"eval/{metric}", number, entry["epoch"])
+        elif name != "epoch":
+            writer.add_scalar(f"train/{name}", value, entry["epoch"])
+    writer.flush()
+
+
+def monitor(detector: Detector, eval_set: Dataset, device: torch.device) -> dict:
+    """Test metrics of the model as it is now (``eval_every``); leaves it in training mode."""
+    from .evaluate import metrics_from_scores, score_dataset  # evaluate.py imports this module
+
+    began = time.perf_counter()
+    scores = score_dataset(detector, eval_set, device=str(device))
+    detector.train()
+    return {**metrics_from_scores(scores, detector.config.gamma), "seconds": time.perf_counter() - began}
+
+
+def mean_over_ranks(logged: dict) -> dict:
+    """The losses of one step averaged over the ranks (unchanged in one process)."""
+    names = list(logged)
+    means = distributed.mean_over_ranks(torch.stack([logged[name].float() for name in names]))  # (L,)
+    return dict(zip(names, means))
+
+
+def check_run(tc: TrainConfig, num_images: int, world_size: int, eval_set, out: Path | None) -> None:
+    """Clear errors before any work for settings that cannot run."""
+    if tc.eval_every and eval_set is None:
+        raise ValueError("eval_every needs eval_set: the test split to compute the metrics on")
+    if tc.tensorboard and out is None:
+        raise ValueError("tensorboard needs out_dir: the events go to OUT/tensorboard")
+    if tc.batch_size % world_size:
+        raise ValueError(f"the batch size {tc.batch_size} is the global batch: it must split evenly "
+                         f"over the {world_size} processes")
+    if num_images < world_size:
+        raise ValueError(f"{num_images} training images cannot be shared by {world_size} processes")
+
+
 def train(detector: Detector, dataset: Dataset, train_config: TrainConfig | None = None,
           out_dir: str | Path | None = None, resume: bool = False, device: str = "auto",
-          dataset_spec: dict | None = None, progress: bool = True) -> list[dict]:
+          dataset_spec: dict | None = None, progress: bool = True, eval_set: Dataset | None = None
+          ) -> list[dict]:
     """Train ``detector`` on the normal images of ``dataset``; returns the per-epoch history.
 
     With ``out_dir``, a checkpoint is written there after every epoch (and kept as
     ``checkpoint_epochNNNN.pt`` after each epoch of ``train_config.keep_epochs``), and
     ``log.jsonl`` gets one line per epoch; with ``resume``, training continues from that
-    checkpoint up to ``train_config.epochs`` epochs.
+    checkpoint up to ``train_config.epochs`` epochs. ``eval_set`` is the test split that
+    ``train_config.eval_every`` evaluates. In a process group (torchrun, see
+    :mod:`daad_lib.distributed`), every rank calls this and trains its share of each batch.
     """
     tc = train_config or TrainConfig()
-    dev = select_device(device)
+    rank, world_size = distributed.world()
+    main = rank == 0
+    dev = distributed.rank_device(device) if world_size > 1 else select_device(device)
     out = Path(out_dir) if out_dir is not None else None
     checkpoint = out / CHECKPOINT_NAME if out is not None else None
+    check_run(tc, len(dataset), world_size, eval_set, out)
+    if tc.sync_batchnorm and world_size > 1:
+        detector.generator = distributed.use_sync_batchnorm(detector.generator, dev)
+        if detector.discriminator is not None:
+            detector.discriminator = distributed.use_sync_batchnorm(detector.discriminator, dev)
     detector.to(dev).train()
     opt_g, opt_d = make_optimizers(detector, tc.betas)
     history, start = [], 0
     if resume:
         if checkpoint is None or not checkpoint.exists():
             raise FileNotFoundError(f"cannot resume: no checkpoint at {checkpoint}")
-        state = load_checkpoint(checkpoint, detector.config.variant)
-        restore_detector(state, detector)
-        opt_g.load_state_dict(state["opt_g"])
-        if opt_d is not None:
-            opt_d.load_state_dict(state["opt_d"])
-        history, start = state["history"], state["epoch"]
+        history, start = restore_training(load_checkpoint(checkpoint, detector.config.variant),
+                                          detector, opt_g, opt_d)
         detector.to(dev)
+    generator = distributed.wrap(detector.generator, dev)
+    discriminator = distributed.wrap(detector.discriminator, dev) if opt_d is not None else None
 
     detector.check_input(dataset[0]["image"][None])  # a clear error before any work
     if tc.num_workers == 0:
-        dataset = in_memory(dataset, progress=progress)
+        dataset = in_memory(dataset, progress=progress and main)
+    if tc.eval_every and main and tc.num_workers == 0:
+        eval_set = in_memory(eval_set)
+    writer = tensorboard_writer(out) if tc.tensorboard and main else None
     steps = steps_per_epoch(len(dataset), tc.batch_size)
-    bar = tqdm(total=tc.epochs * steps, initial=start * steps, disable=not progress,
+    bar = tqdm(total=tc.epochs * steps, initial=start * steps, disable=not (progress and main),
                desc=detector.config.variant, unit="step", dynamic_ncols=True)
     for epoch in range(start, tc.epochs):
-        generator = epoch_generator(tc.seed, epoch)
+        random = epoch_generator(tc.seed, epoch)
         sums, seen, began = {}, 0, time.perf_counter()
-        for step, batch in enumerate(epoch_batches(dataset, tc.batch_size, generator, tc.num_workers)):
+        batches = epoch_batches(dataset, tc.batch_size, random, tc.num_workers, rank, world_size)
+        for step, (batch, global_size) in enumerate(batches):
             x = batch["image"].to(dev)
-            if tc.flips:
-                x = random_flips(x, generator)
-            x_hat, logged = generator_step(detector, x, opt_g, tc.precision)
+            if tc.flips:  # drawn for the whole global batch, so any number of ranks flips alike
+                x = apply_flips(x, rank_share(draw_flips(global_size, random), rank, world_size, dim=1))
+            x_hat, logged = generator_step(detector, x, opt_g, tc.precision, generator)
             if opt_d is not None:
-                logged["disc"] = discriminator_step(detector, x, x_hat, opt_d, tc.precision)
+                logged["disc"] = discriminator_step(detector, x, x_hat, opt_d, tc.precision, discriminator)
+            logged = mean_over_ranks(logged)
             check_finite(logged, epoch, step, checkpoint)
             for name, value in logged.items():
                 sums[name] = sums.get(name, 0.0) + float(value)
-            seen += len(x)
+            seen += global_size
             bar.update(1)
             bar.set_postfix(refresh=False, epoch=epoch + 1, **{k: f"{float(v):.4f}" for k, v in logged.items()})
+        distributed.average_buffers(detector)
         seconds = time.perf_counter() - began
         history.append({"epoch": epoch + 1, "seconds": seconds, "images_per_s": seen / seconds,
                         **{name: total / steps for name, total in sums.items()}})
-        if out is not None:
+        if main and tc.eval_every and (epoch + 1) % tc.eval_every == 0:
+            history[-1]["eval"] = monitor(detector, eval_set, dev)
+        if main and out is not None:
             save_epoch(out, detector, tc, dataset_spec, history, opt_g, opt_d)
+        if writer is not None:
+            log_to_tensorboard(writer, history[-1])
     bar.close()
+    if writer is not None:
+        writer.close()
+    distributed.barrier()  # the last checkpoint is written before any rank goes on
     return history
 
 
@@ -241,12 +365,8 @@ def save_epoch(out: Path, detector: Detector, tc: TrainConfig, dataset_spec: dic
                history: list[dict], opt_g, opt_d) -> None:
     """Write the checkpoint (and a kept copy at a milestone) and append the epoch to the log."""
     epoch = history[-1]["epoch"]
-    checkpoint = save_checkpoint(out / CHECKPOINT_NAME, {
-        "model_config": detector.config.to_dict(), "train_config": asdict(tc),
-        "dataset": dataset_spec or {}, "epoch": epoch, "history": history,
-        "generator": detector.generator.state_dict(),
-        "discriminator": detector.discriminator.state_dict() if opt_d else None,
-        "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict() if opt_d else None})
+    checkpoint = save_checkpoint(out / CHECKPOINT_NAME,
+                                 training_state(detector, asdict(tc), dataset_spec, history, opt_g, opt_d))
     if epoch in tc.keep_epochs:
         shutil.copyfile(checkpoint, out / kept_checkpoint_name(epoch))
     with open(out / LOG_NAME, "a") as log:

@@ -55,18 +55,31 @@ def test_wrong_channels_fail_before_training():
 
 
 def test_random_flips_flip_whole_images():
-    x = torch.arange(2 * 1 * 3 * 3, dtype=torch.float32).reshape(2, 1, 3, 3)
+    x = torch.arange(64 * 1 * 3 * 3, dtype=torch.float32).reshape(64, 1, 3, 3)
     flipped = random_flips(x, torch.Generator().manual_seed(0))
-    candidates = [x, x.flip(-1), x.flip(-2), x.flip(-1).flip(-2)]
-    for i in range(2):
-        assert any(torch.equal(flipped[i], c[i]) for c in candidates)
+    candidates = [x, x.flip(-1), x.flip(-2), x.flip(-1).flip(-2)]  # none, h, v, both
+    chosen = []
+    for i in range(64):  # every image is itself, whole, under exactly one of the four flips
+        matches = [k for k, c in enumerate(candidates) if torch.equal(flipped[i], c[i])]
+        assert len(matches) == 1, i
+        chosen.append(matches[0])
+    counts = torch.bincount(torch.tensor(chosen), minlength=4)
+    assert (counts >= 8).all(), counts  # each with probability 1/4: all four happen
+    again = random_flips(x, torch.Generator().manual_seed(0))
+    assert torch.equal(flipped, again)  # drawn from the generator only
 
 
-def test_device_selection():
+def test_device_selection(monkeypatch):
     from daad_lib.train import select_device
 
-    assert select_device("cpu").type == "cpu"
-    assert select_device("auto").type in ("cuda", "mps", "cpu")
+    assert select_device("cpu").type == "cpu" and select_device("cuda:1") == torch.device("cuda", 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert select_device("auto").type == "cuda"  # CUDA first
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert select_device("auto").type == "mps"  # then Apple's GPU
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert select_device("auto").type == "cpu"  # then the CPU
 
 
 def test_bf16_training_keeps_float32_weights_and_learns():
@@ -103,3 +116,52 @@ def test_entropy_loss_is_trained_when_weighted():
     history = train(detector, Stripes("train", 32, num_images=16), TrainConfig(epochs=1), progress=False)
     assert history[0]["entropy"] > 0
     assert history[0]["total"] > 50 * history[0]["rec"]
+
+
+def test_eval_every_logs_test_metrics_each_n_epochs(tmp_path):
+    import json
+
+    torch.manual_seed(0)
+    detector = build_model("daad", rates=(2, 2, 1), **TINY)
+    history = train(detector, Stripes("train", 32, num_images=16), TrainConfig(epochs=3, eval_every=2),
+                    out_dir=tmp_path, progress=False, eval_set=Stripes("test", 32, num_images=16))
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert ["eval" in line for line in lines] == [False, True, False]
+    metrics = lines[1]["eval"]
+    assert metrics == history[1]["eval"] and 0 <= metrics["image_auroc"] <= 1 and metrics["pixel_auroc"] is None
+    assert {"image_f1_max", "image_aupr", "seconds"} <= set(metrics)
+    assert detector.training  # evaluation leaves the model in training mode
+    with pytest.raises(ValueError, match="eval_every needs eval_set"):
+        train(detector, Stripes("train", 32, num_images=8), TrainConfig(epochs=1, eval_every=1), progress=False)
+
+
+def test_tensorboard_is_optional(tmp_path, monkeypatch):
+    import builtins
+
+    from daad_lib.train import MissingExtra
+
+    detector = build_model("ae", image_size=32, widths=(8, 16, 32))
+    real_import = builtins.__import__
+
+    def without_tensorboard(name, *args, **kwargs):
+        if name.startswith("torch.utils.tensorboard") or name.startswith("tensorboard"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_tensorboard)
+    with pytest.raises(MissingExtra, match=r"pip install 'daad-book\[tensorboard\]'"):
+        train(detector, Stripes("train", 32, num_images=8), TrainConfig(epochs=1, tensorboard=True),
+              out_dir=tmp_path, progress=False)
+    assert not (tmp_path / "checkpoint.pt").exists()  # refused before any work
+
+
+def test_tensorboard_events_when_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    detector = build_model("ae", image_size=32, widths=(8, 16, 32))
+    train(detector, Stripes("train", 32, num_images=16), TrainConfig(epochs=2, eval_every=1, tensorboard=True),
+          out_dir=tmp_path, progress=False, eval_set=Stripes("test", 32, num_images=8))
+    events = EventAccumulator(str(tmp_path / "tensorboard")).Reload()
+    assert {"train/rec", "train/images_per_s", "eval/image_auroc"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("train/rec")] == [1, 2]
