@@ -47,3 +47,65 @@ def test_bad_input_gives_a_message_not_a_traceback(tiny_mvtec, tmp_path, capsys)
     assert "cable does not exist" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "nothing.pt")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def folder_train(dirs: dict, out, *extra) -> int:
+    options = [f"--{name.replace('_', '-')}={path}" for name, path in dirs.items() if path is not None]
+    return main(["train", "--dataset", "folder", *options, "--model", "ae", "--image-size", "32", "--widths", "8",
+                 "16", "--batch-size", "4", "--out", str(out), "--no-progress", *extra])
+
+
+def test_folder_dataset_without_masks_train_eval_score(tmp_path, capsys):
+    from daad_lib.checkpoint import load_checkpoint
+    from daad_lib.cli import build_split
+
+    from .test_folder import make_folders
+
+    dirs = make_folders(tmp_path / "data", masks=None)
+    out = tmp_path / "run"
+    assert folder_train(dirs, out, "--epochs", "2", "--eval-every", "1") == 0
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [0 <= line["eval"]["image_auroc"] <= 1 for line in log] == [True, True]
+
+    assert main(["eval", str(out / "checkpoint.pt")]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    assert report["num_test"] == 6 and report["num_anomalous"] == 4  # 2 held-out normal + 4 defective
+    assert report["pixel_auroc"] is None and 0 <= report["image_f1_max"] <= 1 and 0 <= report["image_aupr"] <= 1
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["decision"] == report["decision"] and "test labels" in state["decision"]["rule"]
+    train_files = {path for path, _, _ in build_split(state["dataset"], "train").items}
+    test_files = {path for path, _, _ in build_split(state["dataset"], "test").items}
+    assert len(train_files) == 8 and not train_files & test_files  # eval rebuilt the held-out split
+
+    images = [str(path) for path in sorted(test_files)[:3]]
+    threshold = state["decision"]["threshold"]
+    assert main(["score", str(out / "checkpoint.pt"), *images, "--out", str(tmp_path / "maps")]) == 0
+    rows = json.loads((tmp_path / "maps" / "scores.json").read_text())["scores"]
+    assert [row["decision"] for row in rows] == ["anomalous" if row["A"] >= threshold else "normal" for row in rows]
+    printed = capsys.readouterr().out
+    assert "stored the decision threshold" in printed and printed.count("A(x)=") == 3
+    for forced, verdict in (("-1e9", "anomalous"), ("1e9", "normal")):
+        assert main(["score", str(out / "checkpoint.pt"), *images, f"--threshold={forced}",
+                     "--out", str(tmp_path / "maps")]) == 0
+        assert {row["decision"] for row in json.loads((tmp_path / "maps" / "scores.json").read_text())["scores"]} \
+            == {verdict}
+
+
+def test_folder_dataset_with_masks_reports_pixel_metrics(tmp_path):
+    from .test_folder import make_folders
+
+    out = tmp_path / "run"
+    assert folder_train(make_folders(tmp_path / "data", masks="mvtec"), out, "--epochs", "1") == 0
+    assert main(["eval", str(out / "checkpoint.pt")]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    assert all(0 <= report[key] <= 1 for key in ("pixel_auroc", "pixel_aupro", "pixel_f1_max"))
+
+
+def test_folder_options_give_clear_errors(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--dataset", "folder", "--out", str(tmp_path / "run")]) == 2
+    assert "--dataset folder needs --normal-dir" in capsys.readouterr().err
+    assert main(["train", "--dataset", "stripes", "--normal-dir", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "--normal-dir is an option of --dataset folder" in capsys.readouterr().err
+    assert folder_train({"normal_dir": tmp_path / "empty"}, tmp_path / "run", "--epochs", "1") == 2
+    assert "holds no images" in capsys.readouterr().err
