@@ -165,3 +165,15 @@ def test_tensorboard_events_when_installed(tmp_path):
     events = EventAccumulator(str(tmp_path / "tensorboard")).Reload()
     assert {"train/rec", "train/images_per_s", "eval/image_auroc"} <= set(events.Tags()["scalars"])
     assert [e.step for e in events.Scalars("train/rec")] == [1, 2]
+
+
+def test_auto_precision_uses_bf16_only_where_it_is_native():
+    from daad_lib.train import native_bf16, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("auto", cpu) == ("bf16" if native_bf16(cpu) else "fp32")
+    assert resolve_precision("auto", torch.device("meta")) == "fp32"  # unknown devices: fp32
+    history = train(build_model("ae", image_size=32, widths=(8, 16, 32)), Stripes("train", 32, num_images=8),
+                    TrainConfig(epochs=1), progress=False)
+    assert history[0]["precision"] == resolve_precision("auto", cpu)  # recorded with each epoch
