@@ -23,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from daad_lib.data import default_data_dir  # noqa: E402
 from daad_lib.provenance import run_info  # noqa: E402
 
 TRAIN_IMAGES = 209  # bottle train/good; batch 8 with drop_last -> 26 steps = 208 images an epoch
@@ -37,8 +38,10 @@ def train_once(tree: Path, out: Path, epochs: int, extra: list[str], data_dir: s
         command += ["--data-dir", data_dir]
     env = {**os.environ, "PYTHONPATH": str(tree)}
     began = time.perf_counter()
-    subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - began
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed in {tree}:\n{done.stderr[-2000:]}")
     history = json.loads((out / "train.json").read_text())["history"]
     epoch_seconds = [epoch["seconds"] for epoch in history]
     return {"wall_s": wall, "images_per_s_end_to_end": epochs * TRAIN_IMAGES / wall,
@@ -55,6 +58,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default="benchmarks/results/train_speed_cpu.json")
     args = parser.parse_args()
+    args.data_dir = args.data_dir or str(default_data_dir())  # the baseline's worktree lies elsewhere
     began = time.perf_counter()
     configs = {"baseline (fp32)": ("baseline", []),
                "this tree, --precision fp32": ("current", ["--precision", "fp32"]),
