@@ -22,7 +22,7 @@ from daad_lib.train import (TrainConfig, apply_flips, check_run, draw_flips, epo
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "stripes", "--model", "daad_plus", "--image-size", "32", "--widths", "8", "16", "32",
-        "--rates", "2", "2", "1", "--num-items", "20", "--device", "cpu", "--no-progress"]
+        "--rates", "2", "2", "1", "--num-items", "20", "--device", "cpu", "--precision", "fp32", "--no-progress"]
 
 
 def flipped_batches(dataset, rank: int, world_size: int) -> list[torch.Tensor]:
