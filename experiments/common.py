@@ -20,11 +20,10 @@ import torch
 
 from daad_lib.config import BLOCK_RATES, PRESETS, ModelConfig, make_config
 from daad_lib.data import CHANNELS, build_dataset
-from daad_lib.evaluate import score_dataset
-from daad_lib.metrics import image_auroc, pixel_auroc
+from daad_lib.evaluate import metrics_from_scores, score_dataset
+from daad_lib.metrics import pixel_auroc
 from daad_lib.models import Detector
 from daad_lib.provenance import run_info
-from daad_lib.scoring import fuse
 from daad_lib.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,15 +142,12 @@ def checkpoint_folder(protocol: str, name: str) -> Path:
 
 
 def aurocs(run: dict, gamma: float) -> dict:
-    """Image AUROC of A(x) with the model's γ, of R(x) alone and of L(x) alone."""
-    labels = torch.tensor(run["labels"])
-    recon = torch.tensor(run["recon"])
-    align = torch.tensor(run["align"]) if run.get("align") is not None else None
-    return {
-        "image_auroc": image_auroc(fuse(recon, align, gamma), labels),
-        "image_auroc_recon": image_auroc(recon, labels),
-        "image_auroc_align": image_auroc(align, labels) if align is not None else None,
-    }
+    """Image AUROC of A(x) with the model's γ, of R(x) alone and of L(x) alone
+    (from the library's :func:`~daad_lib.evaluate.metrics_from_scores`)."""
+    scores = {"labels": torch.tensor(run["labels"]), "recon": torch.tensor(run["recon"]),
+              "align": torch.tensor(run["align"]) if run.get("align") is not None else None}
+    metrics = metrics_from_scores(scores, gamma)
+    return {key: metrics[key] for key in ("image_auroc", "image_auroc_recon", "image_auroc_align")}
 
 
 def mean_std(values: list[float]) -> dict:
