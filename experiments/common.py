@@ -21,7 +21,6 @@ import torch
 from daad_lib.config import BLOCK_RATES, PRESETS, ModelConfig, make_config
 from daad_lib.data import CHANNELS, build_dataset
 from daad_lib.evaluate import metrics_from_scores, score_dataset
-from daad_lib.metrics import pixel_auroc
 from daad_lib.models import Detector
 from daad_lib.provenance import run_info
 from daad_lib.train import TrainConfig, train
@@ -125,8 +124,7 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     }
     if scores["masks"] is not None:
         result["defect_area"] = scores["masks"].flatten(1).mean(1).tolist()  # fraction of pixels
-        result["pixel_auroc"] = pixel_auroc(scores["maps"], scores["masks"])
-    result.update(aurocs(result, config.gamma))
+    result.update(metrics_from_scores(scores, config.gamma))  # image + pixel AUROC, AUPRO, F1-max, AUPR
     if not store_scores:
         for key in ("labels", "recon", "align"):
             result.pop(key)
