@@ -150,8 +150,11 @@ def cmd_eval(args) -> dict:
     if "decision" in results:
         decision = results["decision"]
         update_checkpoint(args.checkpoint, decision=decision)
+        flagged = decision["flagged"]
         print(f"stored the decision threshold A(x) >= {decision['threshold']:.4f} in {args.checkpoint} "
-              f"(F1-max on this test set, {decision['f1_on_test']:.3f}: it uses the test labels)")
+              f"(F1-max on this test set, {decision['f1_on_test']:.3f}: it uses the test labels); it flags "
+              f"{flagged['anomalous']} of {flagged['of_anomalous']} anomalous and {flagged['normal']} of "
+              f"{flagged['of_normal']} normal test images")
     else:
         print("no decision threshold stored: the checkpoint has no training-image score range "
               "(it was not written by `daad train`)")

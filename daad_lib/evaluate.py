@@ -89,10 +89,14 @@ def decision_threshold(scores: dict, gamma: float, ranges: dict) -> dict:
     test labels: it is the best possible cut on this set, optimistic for new images.
     """
     fused = fuse(scores["recon"], scores.get("align"), gamma, ranges)
-    f1, threshold = f1_max(fused, scores["labels"])
+    labels = torch.as_tensor(scores["labels"]).bool()
+    f1, threshold = f1_max(fused, labels)
+    flagged = fused >= threshold
     return {"threshold": threshold, "gamma": gamma, "f1_on_test": f1, "score_ranges": ranges,
             "rule": "F1-max of A(x) on the test set (uses the test labels); A(x) >= threshold is anomalous",
-            "num_test": len(scores["labels"])}
+            "num_test": len(labels),
+            "flagged": {"normal": int(flagged[~labels].sum()), "of_normal": int((~labels).sum()),
+                        "anomalous": int(flagged[labels].sum()), "of_anomalous": int(labels.sum())}}
 
 
 @torch.no_grad()

@@ -157,3 +157,5 @@ def test_metrics_from_scores_is_every_metric_of_eq7():
     decision = decision_threshold(scores, 1.0, {"recon": [0.0, 2.0]})
     assert decision["threshold"] == pytest.approx(1.0) and decision["f1_on_test"] == pytest.approx(0.8)
     assert "uses the test labels" in decision["rule"]
+    # A(x) = [0.5, 1, 1.5, 2] >= 1: normal 3 and both anomalous images are flagged
+    assert decision["flagged"] == {"normal": 1, "of_normal": 2, "anomalous": 2, "of_anomalous": 2}
