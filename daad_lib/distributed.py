@@ -9,13 +9,15 @@ on CPUs). Training then wraps the generator and the discriminator each in
 its share of each batch and DDP averages the gradients, so all ranks take the same step.
 
 BatchNorm under DDP: each rank normalises with the statistics of its own share of the
-batch (or, with SyncBatchNorm, GPU only, of the whole batch). DDP's default broadcast of
-the BN running statistics from rank 0 before every forward pass is turned off: it writes
-the buffers in place between the discriminator's two forward passes (real, then
-reconstructed) and the single backward after them, and it would throw away the other
-ranks' statistics. Instead :func:`average_buffers` averages the running statistics over
-the ranks once per epoch, before the checkpoint is written, so every rank holds the same
-model and the statistics reflect all the data.
+batch (or, with SyncBatchNorm, GPU only, of the whole batch). DDP's default re-broadcasts
+the BN running statistics from rank 0 before every forward pass; we turn that off. It
+keeps only rank 0's statistics, and it writes them in place between the discriminator's
+two forward passes (real, then reconstructed) and their one backward: on GPUs, where the
+cuDNN BatchNorm backward keeps the running statistics, that raises "modified by an inplace
+operation" (pytorch/pytorch#22095, #175024; on the CPU it happened to pass in our check).
+Instead :func:`average_buffers` averages the running statistics over the ranks once per
+epoch, before the checkpoint is written, so every rank holds the same model and the
+statistics reflect all the data.
 
 >>> world()                      # outside torchrun
 World(rank=0, size=1)
