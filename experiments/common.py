@@ -34,7 +34,10 @@ PROTOCOLS = {
     "cpu": {"image_size": 128, "epochs": 25, "seeds": [0, 1, 2], "precision": "fp32",
             "model_defaults": {"widths": (32, 64, 128, 256), "block_rates": (8, 8, 1)}},
     "cpu2": {"image_size": 128, "epochs": 100, "seeds": [0, 1, 2], "precision": "bf16",
-             "model_defaults": {}},
+             "model_defaults": {},
+             # the block-memory models of the tables are the addressing study's default rule, under
+             # the study's run names (results/cpu2/addressing.md: the paper's cosine at T = 1)
+             "daad_tag": {"daad": "cosine", "daad_plus": "cosine"}},
     "paper": {"image_size": 256, "epochs": 1000, "seeds": [0], "precision": "bf16", "model_defaults": {}},
 }
 PROTOCOL_LABEL = {
