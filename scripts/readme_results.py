@@ -31,6 +31,7 @@ README = ROOT / "README.md"
 # block name in README.md -> its template (paths relative to the repository root)
 BLOCKS = {
     "results": "results/README_block.md",
+    "folder": "results/README_folder.md",
 }
 DIRECTIVE = re.compile(r"\{\{(include|table|value) ([^}]*)\}\}")
 
