@@ -68,11 +68,13 @@ def protocol_config(protocol: str, variant: str, image_size: int, channels: int,
     return make_config(variant, image_size=image_size, channels=channels, **{**pinned, **overrides})
 
 
-def check_stored(stored: dict, config, epochs: int, seed: int, precision: str) -> None:
+def check_stored(stored: dict, config, epochs: int, seed: int, precision: str, batch_size: int = 8) -> None:
     """Raise :class:`StaleRun` unless a stored run was made with exactly these settings."""
-    wanted = {"model_config": config.to_dict(), "epochs": epochs, "seed": seed, "precision": precision}
+    wanted = {"model_config": config.to_dict(), "epochs": epochs, "seed": seed, "precision": precision,
+              "batch_size": batch_size}
     held = {"model_config": ModelConfig.from_dict(stored["model_config"]).to_dict(),
-            "epochs": stored["epochs"], "seed": stored["seed"], "precision": stored.get("precision", "fp32")}
+            "epochs": stored["epochs"], "seed": stored["seed"], "precision": stored.get("precision", "fp32"),
+            "batch_size": stored.get("batch_size", 8)}
     differ = {key: (held[key], wanted[key]) for key in wanted if held[key] != wanted[key]}
     if differ:
         raise StaleRun(f"stored run {stored['name']} was made with other settings (stored, requested): "
@@ -83,7 +85,7 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
              normal_class: int = 0, tag: str = "", image_size: int | None = None,
              epochs: int | None = None, data_dir: str | None = None, cached_only: bool = False,
              store_scores: bool = True, precision: str | None = None, keep_epochs: tuple = (),
-             **overrides) -> dict | None:
+             batch_size: int = 8, **overrides) -> dict | None:
     """Train + score one model (or load the stored result of an earlier identical run).
 
     With ``cached_only``, never train: return None when the run has no stored result.
@@ -100,7 +102,7 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     config = protocol_config(protocol, variant, image_size, CHANNELS[dataset], **overrides)
     if stored.exists():
         result = json.loads(stored.read_text())
-        check_stored(result, config, epochs, seed, precision)
+        check_stored(result, config, epochs, seed, precision, batch_size)
         return result
     if cached_only:
         return None
@@ -111,7 +113,8 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     detector = Detector(config)
     checkpoint_dir = checkpoint_folder(protocol, name)
     began = time.perf_counter()
-    train_config = TrainConfig(epochs=epochs, seed=seed, precision=precision, keep_epochs=keep_epochs)
+    train_config = TrainConfig(epochs=epochs, seed=seed, precision=precision, keep_epochs=keep_epochs,
+                               batch_size=batch_size)
     history = train(detector, train_set, train_config, out_dir=checkpoint_dir,
                     resume=(checkpoint_dir / "checkpoint.pt").exists(), progress=sys.stderr.isatty())
     train_seconds = sum(epoch["seconds"] for epoch in history)  # all epochs, across resumes too
@@ -119,7 +122,7 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     result = {
         **run_info(), "name": name, "protocol": protocol, "dataset": dataset, "subset": subset,
         "split": "train: normal training images; test: whole test set", "variant": variant, "tag": tag,
-        "seed": seed, "image_size": image_size, "epochs": epochs, "batch_size": 8, "precision": precision,
+        "seed": seed, "image_size": image_size, "epochs": epochs, "batch_size": batch_size, "precision": precision,
         "model_config": config.to_dict(), "train_wall_time_s": train_seconds,
         "wall_time_s": time.perf_counter() - began, "final_losses": history[-1],
         "labels": scores["labels"].tolist(), "recon": scores["recon"].tolist(),
