@@ -111,6 +111,7 @@ def tabulate(models: list[str]) -> None:
         axes[2].plot(epochs, [p["train_loss_rec"] for p in points], "o-", color=line.get_color(), label=model.upper())
     for ax, ylabel in zip(axes, ("image AUROC", "pixel AUROC", "training L_rec (MSE)")):
         ax.set_xscale("log")
+        ax.minorticks_off()  # only the milestones are labelled
         ax.set_xticks(list(MILESTONES), [str(m) for m in MILESTONES])
         ax.set_xlabel("epochs")
         ax.set_ylabel(ylabel)
