@@ -144,12 +144,17 @@ def summarise(name: str, row: dict) -> dict:
 
 
 def verdict(summary: dict) -> dict:
+    """Apply the pre-registered rule. The choice is final once every dataset has every rule's runs,
+    or earlier once every rule has failed the sparsity test on some dataset: no later run can make
+    a rule qualify again, so the fallback (the paper's cosine) is then certain."""
     complete = all(summary[d][rule]["runs"] == len(DATASETS[d]["classes"]) for d in DATASETS if d in summary
                    for rule in RULES) and set(summary) == set(DATASETS)
+    failed = [rule for rule in RULES if any(summary[d][rule]["qualifies"] is False for d in summary)]
     qualifying = [rule for rule in PREFERENCE if all(summary[d][rule]["qualifies"] for d in summary)]
     chosen = qualifying[0] if qualifying else "cosine"
-    return {"complete": complete, "qualifying_rules": qualifying, "default": chosen if complete else None,
-            "provisional_default": chosen}
+    decided = complete or len(failed) == len(RULES)
+    return {"complete": complete, "failed_rules": failed, "qualifying_rules": qualifying,
+            "decided": decided, "default": chosen if decided else None, "provisional_default": chosen}
 
 
 def plot(summary: dict, path) -> None:
@@ -204,8 +209,12 @@ def main() -> None:
             big = ", ".join(f"{v:.3f}" for v in r["largest_weight_mean_train"].values())
             lines.append(f"| {name} | {rule} | {kept or '–'} | {big or '–'} | {r['qualifies']} |")
     lines += ["", f"Qualifying rules: {decision['qualifying_rules'] or 'none'}. "
-              + (f"**Default: {decision['default']}.**" if decision["complete"] else
+              + (f"**Default: {decision['default']}.**" if decision["decided"] else
                  f"Study incomplete; provisional: {decision['provisional_default']}."), ""]
+    if decision["decided"] and not decision["complete"]:
+        lines += ["Not every rule was trained on every dataset, but every rule already failed the sparsity "
+                  f"test on at least one dataset ({', '.join(decision['failed_rules'])}), so no further run "
+                  "can change the default.", ""]
     plot(summary, results_dir(PROTOCOL) / "addressing.png")
     write_outputs(PROTOCOL, "addressing", {
         "what": "the addressing study", "rules": RULES, "default_rule": DEFAULT_RULE, "datasets": DATASETS,
