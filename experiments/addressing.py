@@ -208,6 +208,18 @@ def main() -> None:
             kept = ", ".join(f"{v:g}" for v in r["items_kept_median_train"].values())
             big = ", ".join(f"{v:.3f}" for v in r["largest_weight_mean_train"].values())
             lines.append(f"| {name} | {rule} | {kept or '–'} | {big or '–'} | {r['qualifies']} |")
+    lines += ["", "Squared reconstruction error per pixel on the test images, by region (MVTec-layout datasets; "
+              "the mean over runs):", "",
+              "| dataset | rule | in defects | outside defects, defective images | normal images | defects / normal |",
+              "|---|---|---|---|---|---|"]
+    for name, row in summary.items():
+        for rule in RULES:
+            regions = row[rule]["error_by_region"]
+            if regions:
+                mean = {key: statistics.fmean(r[key] for r in regions) for key in regions[0]}
+                lines.append(f"| {name} | {rule} | {mean['in_defects']:.4f} | "
+                             f"{mean['outside_defects_of_defective_images']:.4f} | {mean['normal_images']:.4f} | "
+                             f"{mean['defect_to_normal_ratio']:.1f} |")
     lines += ["", f"Qualifying rules: {decision['qualifying_rules'] or 'none'}. "
               + (f"**Default: {decision['default']}.**" if decision["decided"] else
                  f"Study incomplete; provisional: {decision['provisional_default']}."), ""]
