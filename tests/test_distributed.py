@@ -114,7 +114,8 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
                str(ROOT / "tests" / "ddp_worker.py"), str(tmp_path / "ranks"), "train", *TINY, "--out", str(out)]
     began = time.perf_counter()
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+                         env={**os.environ, "OMP_NUM_THREADS": "1",  # the worker imports daad_lib from this tree
+                              "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     seconds = time.perf_counter() - began
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     print(f"torchrun, 2 processes, 1 + 1 epochs: {seconds:.1f} s")
