@@ -32,6 +32,7 @@ README = ROOT / "README.md"
 BLOCKS = {
     "results": "results/README_block.md",
     "folder": "results/README_folder.md",
+    "speed": "results/README_speed.md",
 }
 DIRECTIVE = re.compile(r"\{\{(include|table|value) ([^}]*)\}\}")
 
