@@ -196,7 +196,9 @@ def main() -> None:
     lines = ["### The addressing study (CPU protocol 2: 128 px at batch 8, MNIST at 32 px and batch 64; seed 0, bf16)", "", f"**Rule for the default.** {DEFAULT_RULE}", "",
              "| dataset | epochs | AE | " + " | ".join(f"DAAD {r}" for r in RULES) + " |", "|---" * (3 + len(RULES)) + "|"]
     for name, row in summary.items():
-        lines.append(f"| {name} | {DATASETS[name]['epochs']} | {fmt(row['ae'])} | "
+        classes = len(DATASETS[name]["classes"])
+        label = name if classes == 1 else f"{name} (normal classes run: {row['ae']['runs']} of {classes}; ± over classes)"
+        lines.append(f"| {label} | {DATASETS[name]['epochs']} | {fmt(row['ae'])} | "
                      + " | ".join(fmt(row[r]["image_auroc"]) for r in RULES) + " |")
     lines += ["", "Items with non-zero weight per query on the training images (median; the largest over "
               "runs), finest scale first, and whether the rule qualifies:", "",
