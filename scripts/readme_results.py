@@ -33,6 +33,7 @@ BLOCKS = {
     "results": "results/README_block.md",
     "folder": "results/README_folder.md",
     "speed": "results/README_speed.md",
+    "metrics": "results/README_metrics.md",
 }
 DIRECTIVE = re.compile(r"\{\{(include|table|value) ([^}]*)\}\}")
 
