@@ -3,7 +3,7 @@
 One class is normal: train on its training images, test on the whole test set
 (the other nine classes anomalous), as in OCGAN (Perera et al. 2019).
 
-    python -m experiments.table2 --protocol cpu2 [--datasets mnist cifar10] [--classes 0 1 ...]
+    python -m experiments.table2 --protocol cpu2 [--datasets mnist cifar10] [--classes 0 1 ...] [--variants ae daad]
 
 Images are 32x32 (MNIST resized from 28x28). The first CPU protocol ran AE and DAAD with
 widths (32, 64, 128, 256) and rates (2, 2, 1) for 2 epochs; CPU protocol 2 runs AE, MemAE,
@@ -38,6 +38,8 @@ CLASSES = {"mnist": [str(c) for c in range(10)],
 def extra(parser) -> None:
     parser.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"])
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--variants", nargs="+", default=None,
+                        help="models to run (default: all of the protocol's); the table shows only these")
 
 
 def plot(rows: dict, path) -> None:
@@ -65,6 +67,10 @@ def main() -> None:
     args = parse_args(__doc__, extra)
     began = time.perf_counter()
     settings, models = SETTINGS[args.protocol], MODELS[args.protocol]
+    unknown = set(args.variants or []) - set(models)
+    if unknown:
+        raise SystemExit(f"--variants {sorted(unknown)}: the {args.protocol} protocol has {sorted(models)}")
+    models = {name: overrides for name, overrides in models.items() if name in (args.variants or models)}
     protocol = PROTOCOLS[args.protocol]
     tags, rule_options = protocol.get("daad_tag", {}), protocol.get("daad_overrides", {})
     rows, used = {}, []
