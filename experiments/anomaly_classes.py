@@ -1,0 +1,166 @@
+"""Which anomalies does a detector miss? Table 2's one-class AUROC split by anomalous class.
+
+In the one-class protocol the nine other classes are all "anomalous", and Table 2 reports one
+AUROC over all of them. This splits it: for normal class k and every other class j, the AUROC
+of the reconstruction score R(x) between the normal test images (class k) and the test images
+of class j alone. A pair below 0.5 means the model rebuilds class j *better* than its own
+normal class, which no memory over normal features can fix if the AE and DAAD share it.
+
+It reads the trained checkpoints of CPU protocol 2's Table 2 runs (AE and DAAD with the
+default addressing rule); nothing is trained. One file per run is cached beside its run file.
+
+    python -m experiments.anomaly_classes [--datasets mnist cifar10]
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+import torch
+from sklearn.metrics import roc_auc_score
+
+from daad_lib.checkpoint import load_detector
+from daad_lib.data import build_dataset
+from daad_lib.evaluate import score_dataset
+from daad_lib.provenance import run_info
+
+from .common import checkpoint_folder, parse_args, results_dir, run_name, save_figure, subplots, write_outputs
+from .table2 import CLASSES, SETTINGS
+
+PROTOCOL = "cpu2"
+VARIANTS = {"ae": "", "daad": "cosine"}  # variant -> run tag, as Table 2 names its protocol-2 runs
+NAMES = {"ae": "AE", "daad": "DAAD"}
+
+
+def pair_aurocs(recon: torch.Tensor, classes: torch.Tensor, normal: int) -> dict[int, float]:
+    """AUROC of R(x), normal class against each other class alone. recon, classes: (n,)."""
+    normal_scores = recon[classes == normal]
+    out = {}
+    for other in sorted(set(classes.tolist()) - {normal}):
+        other_scores = recon[classes == other]
+        labels = [0] * len(normal_scores) + [1] * len(other_scores)
+        out[other] = float(roc_auc_score(labels, torch.cat([normal_scores, other_scores]).numpy()))
+    return out
+
+
+def by_class(dataset: str, normal: int, variant: str, data_dir) -> dict | None:
+    """Per-anomalous-class AUROCs of one trained run (None when its checkpoint is missing)."""
+    name = run_name(dataset, f"class{normal}", variant, 0, VARIANTS[variant])
+    path = results_dir(PROTOCOL) / "runs" / f"{name}-by_class.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    checkpoint = checkpoint_folder(PROTOCOL, name) / "checkpoint.pt"
+    if not (results_dir(PROTOCOL) / "runs" / f"{name}.json").exists():
+        return None  # not finished: a checkpoint alone may be mid-training
+    began = time.perf_counter()
+    detector, _ = load_detector(checkpoint)
+    test_set = build_dataset(dataset, "test", SETTINGS[PROTOCOL]["image_size"], data_dir, normal_class=normal)
+    classes = torch.as_tensor(test_set.base.targets)[test_set.indices]  # (n,) class of each test image
+    recon = score_dataset(detector, test_set, batch_size=256, sigma=0)["recon"]  # (n,)
+    result = {**run_info(), "name": name, "dataset": dataset, "normal_class": normal, "variant": variant,
+              "score": "R(x), the reconstruction score",
+              "auroc_by_class": {str(k): v for k, v in pair_aurocs(recon, classes, normal).items()},
+              "median_score_by_class": {str(k): float(recon[classes == k].median()) for k in classes.unique().tolist()},
+              "wall_time_s": time.perf_counter() - began}
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def column_means(rows: dict) -> dict[str, float]:
+    """Mean pair AUROC of each anomalous class over the normal classes run: which class is hard."""
+    others = sorted({other for aurocs in rows.values() for other in aurocs}, key=int)
+    return {other: statistics.fmean(aurocs[other] for aurocs in rows.values() if other in aurocs) for other in others}
+
+
+def hardest(rows: dict) -> dict:
+    """The anomalous class with the lowest mean pair AUROC, and the lowest mean among the others."""
+    means = column_means(rows)
+    worst = min(means, key=means.get)
+    return {"class": worst, "mean_pair_auroc": means[worst],
+            "others_lowest": min(v for k, v in means.items() if k != worst)}
+
+
+def plot(matrices: dict, path) -> None:
+    """One heat map per dataset and model: rows the normal class, columns the anomalous class."""
+    fig, axes = subplots(len(matrices), len(VARIANTS), figsize=(4.6 * len(VARIANTS), 4.0 * len(matrices)),
+                         squeeze=False)
+    for row_axes, (dataset, by_variant) in zip(axes, matrices.items()):
+        for ax, (variant, rows) in zip(row_axes, by_variant.items()):
+            grid = torch.full((10, 10), float("nan"))
+            for normal, aurocs in rows.items():
+                for other, value in aurocs.items():
+                    grid[int(normal), int(other)] = value
+            image = ax.imshow(grid, vmin=0, vmax=1, cmap="RdYlGn")
+            ax.set_xticks(range(10), CLASSES[dataset], rotation=90, fontsize=7)
+            ax.set_yticks(range(10), CLASSES[dataset], fontsize=7)
+            ax.set_xlabel("anomalous class")
+            ax.set_ylabel("normal class")
+            ax.set_title(f"{dataset}, {NAMES[variant]}: AUROC per pair", fontsize=9)
+            fig.colorbar(image, ax=ax, fraction=0.046)
+    save_figure(fig, path)
+
+
+def main() -> None:
+    args = parse_args(__doc__, lambda p: p.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"]))
+    args.protocol = PROTOCOL
+    began = time.perf_counter()
+    matrices, summary = {}, {}
+    for dataset in args.datasets:
+        matrices[dataset] = {variant: {} for variant in VARIANTS}
+        for normal in range(10):
+            runs = {variant: by_class(dataset, normal, variant, args.data_dir) for variant in VARIANTS}
+            if any(run is None for run in runs.values()):
+                continue  # compare AE and DAAD on the same classes only
+            for variant, run in runs.items():
+                matrices[dataset][variant][str(normal)] = run["auroc_by_class"]
+        pairs = {variant: [v for rows in by.values() for v in rows.values()]
+                 for variant, by in matrices[dataset].items()}
+        if not pairs["ae"]:
+            continue
+        summary[dataset] = {
+            "normal_classes_run": len(matrices[dataset]["ae"]),
+            "pairs": len(pairs["ae"]),
+            **{variant: {"pairs_below_0.5": sum(v < 0.5 for v in values),
+                         "pairs_below_0.7": sum(v < 0.7 for v in values),
+                         "mean_pair_auroc": statistics.fmean(values)} for variant, values in pairs.items()},
+            "daad_minus_ae_by_pair": {"mean": statistics.fmean(d - a for d, a in zip(pairs["daad"], pairs["ae"])),
+                                      "daad_higher": sum(d > a for d, a in zip(pairs["daad"], pairs["ae"]))},
+            "mean_by_anomalous_class": {variant: column_means(by) for variant, by in matrices[dataset].items()},
+            "hardest_anomalous_class": {variant: hardest(by) for variant, by in matrices[dataset].items()},
+            "correlation_ae_daad": float(torch.corrcoef(torch.tensor([pairs["ae"], pairs["daad"]]))[0, 1]),
+        }
+    lines = ["### Table 2 split by anomalous class (CPU protocol 2, seed 0; score R(x))", "",
+             "For each normal class, the anomalous class the model separates worst (its AUROC against the "
+             "normal test images alone). Below 0.5: that class is rebuilt better than the normal class.", ""]
+    for dataset, by_variant in matrices.items():
+        if dataset not in summary:
+            continue
+        names = CLASSES[dataset]
+        lines += [f"**{dataset}** ({summary[dataset]['normal_classes_run']} normal classes with both models)", "",
+                  "| normal class | AE: worst pair | DAAD: worst pair | pairs below 0.7, AE / DAAD |", "|---|---|---|---|"]
+        for normal in by_variant["ae"]:
+            cells = []
+            for variant in VARIANTS:
+                other, value = min(by_variant[variant][normal].items(), key=lambda item: item[1])
+                cells.append(f"{names[int(other)]}: {value:.3f}")
+            low = " / ".join(str(sum(v < 0.7 for v in by_variant[v][normal].values())) for v in VARIANTS)
+            lines.append(f"| {names[int(normal)]} | " + " | ".join(cells) + f" | {low} |")
+        s = summary[dataset]
+        columns = s["mean_by_anomalous_class"]
+        lines += ["", "Mean pair AUROC of each anomalous class (over the normal classes run):", "",
+                  "| model | " + " | ".join(names[int(k)] for k in columns["ae"]) + " |", "|---" * (len(columns["ae"]) + 1) + "|"]
+        lines += [f"| {NAMES[v]} | " + " | ".join(f"{x:.3f}" for x in columns[v].values()) + " |" for v in VARIANTS]
+        lines += ["", f"Over all {s['pairs']} pairs: AE below 0.5 in {s['ae']['pairs_below_0.5']}, DAAD in "
+                  f"{s['daad']['pairs_below_0.5']}; DAAD higher than the AE in {s['daad_minus_ae_by_pair']['daad_higher']} "
+                  f"(mean difference {s['daad_minus_ae_by_pair']['mean']:+.3f}); correlation of the two models' "
+                  f"pair AUROCs {s['correlation_ae_daad']:.2f}.", ""]
+    plot(matrices, results_dir(PROTOCOL) / "anomaly_classes.png")
+    write_outputs(PROTOCOL, "anomaly_classes", {
+        "what": "Table 2 (protocol 2) split by anomalous class", "seed": 0, "image_size": SETTINGS[PROTOCOL]["image_size"],
+        "epochs": SETTINGS[PROTOCOL]["epochs"], "total_wall_time_s": time.perf_counter() - began,
+        "summary": summary, "auroc_by_pair": matrices}, "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
