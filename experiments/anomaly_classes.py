@@ -31,6 +31,8 @@ from .table2 import CLASSES, SETTINGS
 PROTOCOL = "cpu2"
 VARIANTS = {"ae": "", "daad": "cosine"}  # variant -> run tag, as Table 2 names its protocol-2 runs
 NAMES = {"ae": "AE", "daad": "DAAD"}
+# the addressing study's other rules, where it trained them on MNIST (experiments.addressing --classes)
+OTHER_RULES = ("cosine-t0.1", "dot-shrink")
 
 
 def pair_aurocs(recon: torch.Tensor, classes: torch.Tensor, normal: int) -> dict[int, float]:
@@ -44,9 +46,9 @@ def pair_aurocs(recon: torch.Tensor, classes: torch.Tensor, normal: int) -> dict
     return out
 
 
-def by_class(dataset: str, normal: int, variant: str, data_dir) -> dict | None:
-    """Per-anomalous-class AUROCs of one trained run (None when its checkpoint is missing)."""
-    name = run_name(dataset, f"class{normal}", variant, 0, VARIANTS[variant])
+def by_class(dataset: str, normal: int, variant: str, data_dir, tag: str | None = None) -> dict | None:
+    """Per-anomalous-class AUROCs of one trained run (None when the run has not finished)."""
+    name = run_name(dataset, f"class{normal}", variant, 0, VARIANTS[variant] if tag is None else tag)
     path = results_dir(PROTOCOL) / "runs" / f"{name}-by_class.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -65,6 +67,28 @@ def by_class(dataset: str, normal: int, variant: str, data_dir) -> dict | None:
               "wall_time_s": time.perf_counter() - began}
     path.write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def rule_rows(summary: dict, data_dir) -> dict | None:
+    """On MNIST, the classes where another addressing rule was trained: image AUROC and the pair
+    AUROC against the hardest anomalous class, for the AE, the default rule and each other rule."""
+    if "mnist" not in summary:
+        return None
+    hardest = summary["mnist"]["hardest_anomalous_class"]["ae"]["class"]
+    rows = {}
+    for normal in range(10):
+        runs = {rule: by_class("mnist", normal, "daad", data_dir, tag=rule) for rule in OTHER_RULES}
+        if all(run is None for run in runs.values()):
+            continue
+        runs = {"ae": by_class("mnist", normal, "ae", data_dir), "cosine": by_class("mnist", normal, "daad", data_dir),
+                **runs}
+        if str(normal) == hardest:
+            continue  # no pair with itself
+        image_auroc = lambda run: json.loads((results_dir(PROTOCOL) / "runs" / f"{run['name']}.json").read_text())["image_auroc"]  # noqa: E731
+        rows[str(normal)] = {key: None if run is None else {"image_auroc": image_auroc(run),
+                                                            "hardest_pair": run["auroc_by_class"][hardest]}
+                             for key, run in runs.items()}
+    return {"hardest_class": hardest, "rows": rows} if rows else None
 
 
 def column_means(rows: dict) -> dict[str, float]:
@@ -155,6 +179,18 @@ def main() -> None:
                   f"{s['daad']['pairs_below_0.5']}; DAAD higher than the AE in {s['daad_minus_ae_by_pair']['daad_higher']} "
                   f"(mean difference {s['daad_minus_ae_by_pair']['mean']:+.3f}); correlation of the two models' "
                   f"pair AUROCs {s['correlation_ae_daad']:.2f}.", ""]
+    rules = rule_rows(summary, args.data_dir)
+    if rules:
+        lines += ["**Sharper addressing on the hardest class.** The addressing study's other rules, on the MNIST "
+                  "classes where they were trained: image AUROC, then in brackets the pair AUROC against the "
+                  f"hardest anomalous class ({rules['hardest_class']}).", "",
+                  "| normal class | AE | DAAD cosine (default) | " + " | ".join(f"DAAD {r}" for r in OTHER_RULES) + " |",
+                  "|---" * (3 + len(OTHER_RULES)) + "|"]
+        for normal, cells in rules["rows"].items():
+            lines.append(f"| {normal} | " + " | ".join(
+                "–" if cell is None else f"{cell['image_auroc']:.3f} ({cell['hardest_pair']:.3f})" for cell in cells.values()) + " |")
+        lines.append("")
+        summary["mnist"]["other_rules"] = rules
     plot(matrices, results_dir(PROTOCOL) / "anomaly_classes.png")
     write_outputs(PROTOCOL, "anomaly_classes", {
         "what": "Table 2 (protocol 2) split by anomalous class", "seed": 0, "image_size": SETTINGS[PROTOCOL]["image_size"],
