@@ -8,20 +8,24 @@ normal class, which no memory over normal features can fix if the AE and DAAD sh
 
 It reads the trained checkpoints of CPU protocol 2's Table 2 runs (AE and DAAD with the
 default addressing rule); nothing is trained. One file per run is cached beside its run file.
+On MVTec-layout data the anomalous classes are the defect types (``test/<type>/``); their split
+needs no model at all, only the scores stored in the protocol-2 run files.
 
-    python -m experiments.anomaly_classes [--datasets mnist cifar10]
+    python -m experiments.anomaly_classes [--datasets mnist cifar10] [--subsets bottle magnetic_tile]
 """
 from __future__ import annotations
 
 import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from sklearn.metrics import roc_auc_score
 
 from daad_lib.checkpoint import load_detector
-from daad_lib.data import build_dataset
+from daad_lib.data import build_dataset, resolve_data_dir
+from daad_lib.data.mvtec import list_split
 from daad_lib.evaluate import score_dataset
 from daad_lib.provenance import run_info
 
@@ -72,6 +76,39 @@ def by_class(dataset: str, normal: int, variant: str, data_dir, tag: str | None 
               "wall_time_s": time.perf_counter() - began}
     path.write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+MVTEC_VARIANTS = {"ae": "", "memae": "", "ae_skip": "", "daad": "cosine"}  # Table 3's runs at protocol 2
+MVTEC_NAMES = {"ae": "AE", "memae": "MemAE*", "ae_skip": "AE+Skip", "daad": "DAAD"}
+
+
+def category_folder(subset: str, data_dir) -> Path:
+    """The MVTec-layout folder of a subset: magnetic_tile's own folder, or an MVTec AD category."""
+    root = resolve_data_dir(data_dir)
+    if subset == "magnetic_tile":
+        return root / "magnetic_tile"
+    return root / "mvtec_ad" / subset if (root / "mvtec_ad").is_dir() else root / subset
+
+
+def by_defect_type(subset: str, data_dir) -> dict | None:
+    """AUROC of R(x), normal test images against each defect type alone, for every stored run,
+    and the median defect area of each type (fraction of the image's pixels)."""
+    types = [path.parent.name for path, _, _ in list_split(category_folder(subset, data_dir), "test")]  # (n,)
+    names = sorted(set(types))
+    codes = torch.tensor([names.index(t) for t in types])  # (n,) defect type of each test image
+    good = names.index("good")
+    out = {"types": [n for n in names if n != "good"], "auroc": {}, "median_defect_area": {}}
+    for variant, tag in MVTEC_VARIANTS.items():
+        path = results_dir(PROTOCOL) / "runs" / f"{run_name('mvtec', subset, variant, 0, tag)}.json"
+        if not path.exists():
+            continue
+        run = json.loads(path.read_text())
+        if len(run["recon"]) != len(types) or [int(t != "good") for t in types] != run["labels"]:
+            raise ValueError(f"{path.name}: its scores do not follow the test images of {subset}")
+        out["auroc"][variant] = {names[k]: v for k, v in pair_aurocs(torch.tensor(run["recon"]), codes, good).items()}
+        area = torch.tensor(run["defect_area"])  # (n,)
+        out["median_defect_area"] = {names[k]: float(area[codes == k].median()) for k in range(len(names)) if k != good}
+    return out if out["auroc"] else None
 
 
 def rule_rows(summary: dict, data_dir) -> dict | None:
@@ -131,7 +168,8 @@ def plot(matrices: dict, path) -> None:
 
 
 def main() -> None:
-    args = parse_args(__doc__, lambda p: p.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"]))
+    args = parse_args(__doc__, lambda p: (p.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"]),
+                                          p.add_argument("--subsets", nargs="+", default=["bottle", "magnetic_tile"])))
     args.protocol = PROTOCOL
     began = time.perf_counter()
     matrices, summary = {}, {}
@@ -184,6 +222,15 @@ def main() -> None:
                   f"{s['daad']['pairs_below_0.5']}; DAAD higher than the AE in {s['daad_minus_ae_by_pair']['daad_higher']} "
                   f"(mean difference {s['daad_minus_ae_by_pair']['mean']:+.3f}); correlation of the two models' "
                   f"pair AUROCs {s['correlation_ae_daad']:.2f}.", ""]
+    defects = {subset: split for subset in args.subsets if (split := by_defect_type(subset, args.data_dir))}
+    for subset, split in defects.items():
+        lines += [f"**{subset.replace('_', ' ')}** (protocol 2, 128 px, 100 epochs, seed 0): AUROC of the normal test "
+                  "images against each defect type alone", "",
+                  "| model | " + " | ".join(split["types"]) + " |", "|---" * (len(split["types"]) + 1) + "|"]
+        lines += [f"| {MVTEC_NAMES[v]} | " + " | ".join(f"{row[t]:.3f}" for t in split["types"]) + " |"
+                  for v, row in split["auroc"].items()]
+        lines += ["| median defect area (% of the image) | " + " | ".join(
+            f"{100 * split['median_defect_area'][t]:.2f}" for t in split["types"]) + " |", ""]
     rules = rule_rows(summary, args.data_dir)
     if rules:
         lines += ["**Sharper addressing on the hardest class.** The addressing study's other rules, on the MNIST "
@@ -200,7 +247,7 @@ def main() -> None:
     write_outputs(PROTOCOL, "anomaly_classes", {
         "what": "Table 2 (protocol 2) split by anomalous class", "seed": 0, "image_size": SETTINGS[PROTOCOL]["image_size"],
         "epochs": SETTINGS[PROTOCOL]["epochs"], "total_wall_time_s": time.perf_counter() - began,
-        "summary": summary, "auroc_by_pair": matrices}, "\n".join(lines))
+        "summary": summary, "auroc_by_pair": matrices, "by_defect_type": defects}, "\n".join(lines))
 
 
 if __name__ == "__main__":
