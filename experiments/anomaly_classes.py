@@ -90,6 +90,13 @@ def category_folder(subset: str, data_dir) -> Path:
     return root / "mvtec_ad" / subset if (root / "mvtec_ad").is_dir() else root / subset
 
 
+def shift(normal: torch.Tensor, defective: torch.Tensor) -> dict:
+    """How far a defect moves R(x), in standard deviations of R(x) over the normal test images."""
+    spread = float(normal.std())
+    return {"normal_mean": float(normal.mean()), "normal_std": spread, "defective_mean": float(defective.mean()),
+            "in_normal_stds": (float(defective.mean()) - float(normal.mean())) / spread}
+
+
 def by_defect_type(subset: str, data_dir) -> dict | None:
     """AUROC of R(x), normal test images against each defect type alone, for every stored run,
     and the median defect area of each type (fraction of the image's pixels)."""
@@ -97,7 +104,7 @@ def by_defect_type(subset: str, data_dir) -> dict | None:
     names = sorted(set(types))
     codes = torch.tensor([names.index(t) for t in types])  # (n,) defect type of each test image
     good = names.index("good")
-    out = {"types": [n for n in names if n != "good"], "auroc": {}, "median_defect_area": {}}
+    out = {"types": [n for n in names if n != "good"], "auroc": {}, "median_defect_area": {}, "shift": {}}
     for variant, tag in MVTEC_VARIANTS.items():
         path = results_dir(PROTOCOL) / "runs" / f"{run_name('mvtec', subset, variant, 0, tag)}.json"
         if not path.exists():
@@ -105,7 +112,9 @@ def by_defect_type(subset: str, data_dir) -> dict | None:
         run = json.loads(path.read_text())
         if len(run["recon"]) != len(types) or [int(t != "good") for t in types] != run["labels"]:
             raise ValueError(f"{path.name}: its scores do not follow the test images of {subset}")
-        out["auroc"][variant] = {names[k]: v for k, v in pair_aurocs(torch.tensor(run["recon"]), codes, good).items()}
+        recon = torch.tensor(run["recon"], dtype=torch.float64)  # (n,) R(x) of every test image
+        out["auroc"][variant] = {names[k]: v for k, v in pair_aurocs(recon, codes, good).items()}
+        out["shift"][variant] = shift(recon[codes == good], recon[codes != good])
         area = torch.tensor(run["defect_area"])  # (n,)
         out["median_defect_area"] = {names[k]: float(area[codes == k].median()) for k in range(len(names)) if k != good}
     return out if out["auroc"] else None
@@ -230,7 +239,9 @@ def main() -> None:
         lines += [f"| {MVTEC_NAMES[v]} | " + " | ".join(f"{row[t]:.3f}" for t in split["types"]) + " |"
                   for v, row in split["auroc"].items()]
         lines += ["| median defect area (% of the image) | " + " | ".join(
-            f"{100 * split['median_defect_area'][t]:.2f}" for t in split["types"]) + " |", ""]
+            f"{100 * split['median_defect_area'][t]:.2f}" for t in split["types"]) + " |", "",
+                  "How far a defect moves R(x), in standard deviations of R(x) over the normal test images: "
+                  + ", ".join(f"{MVTEC_NAMES[v]} {row['in_normal_stds']:.2f}" for v, row in split["shift"].items()) + ".", ""]
     rules = rule_rows(summary, args.data_dir)
     if rules:
         lines += ["**Sharper addressing on the hardest class.** The addressing study's other rules, on the MNIST "
