@@ -197,8 +197,8 @@ def main() -> None:
         summary[dataset] = {
             "normal_classes_run": len(matrices[dataset]["ae"]),
             "pairs": len(pairs["ae"]),
-            **{variant: {"pairs_below_0.5": sum(v < 0.5 for v in values),
-                         "pairs_below_0.7": sum(v < 0.7 for v in values),
+            **{variant: {"pairs_below_chance": sum(v < 0.5 for v in values),
+                         "pairs_below_0_7": sum(v < 0.7 for v in values),
                          "mean_pair_auroc": statistics.fmean(values)} for variant, values in pairs.items()},
             "daad_minus_ae_by_pair": {"mean": statistics.fmean(d - a for d, a in zip(pairs["daad"], pairs["ae"])),
                                       "daad_higher": sum(d > a for d, a in zip(pairs["daad"], pairs["ae"]))},
@@ -227,8 +227,8 @@ def main() -> None:
         lines += ["", "Mean pair AUROC of each anomalous class (over the normal classes run):", "",
                   "| model | " + " | ".join(names[int(k)] for k in columns["ae"]) + " |", "|---" * (len(columns["ae"]) + 1) + "|"]
         lines += [f"| {NAMES[v]} | " + " | ".join(f"{x:.3f}" for x in columns[v].values()) + " |" for v in VARIANTS]
-        lines += ["", f"Over all {s['pairs']} pairs: AE below 0.5 in {s['ae']['pairs_below_0.5']}, DAAD in "
-                  f"{s['daad']['pairs_below_0.5']}; DAAD higher than the AE in {s['daad_minus_ae_by_pair']['daad_higher']} "
+        lines += ["", f"Over all {s['pairs']} pairs: AE below 0.5 in {s['ae']['pairs_below_chance']}, DAAD in "
+                  f"{s['daad']['pairs_below_chance']}; DAAD higher than the AE in {s['daad_minus_ae_by_pair']['daad_higher']} "
                   f"(mean difference {s['daad_minus_ae_by_pair']['mean']:+.3f}); correlation of the two models' "
                   f"pair AUROCs {s['correlation_ae_daad']:.2f}.", ""]
     defects = {subset: split for subset in args.subsets if (split := by_defect_type(subset, args.data_dir))}
