@@ -29,12 +29,13 @@ from daad_lib.data.mvtec import list_split
 from daad_lib.evaluate import score_dataset
 from daad_lib.provenance import run_info
 
-from .common import checkpoint_folder, parse_args, results_dir, run_name, save_figure, subplots, write_outputs
+from .common import PROTOCOLS, checkpoint_folder, parse_args, results_dir, run_name, save_figure, subplots, write_outputs
 from .table2 import CLASSES, SETTINGS
+from .table3 import NAMES
 
 PROTOCOL = "cpu2"
-VARIANTS = {"ae": "", "daad": "cosine"}  # variant -> run tag, as Table 2 names its protocol-2 runs
-NAMES = {"ae": "AE", "daad": "DAAD"}
+VARIANTS = ("ae", "daad")  # Table 2's models split here (the default addressing rule's runs)
+MVTEC_VARIANTS = ("ae", "memae", "ae_skip", "daad")  # Table 3's models with stored scores
 # the addressing study's other rules, where it trained them on MNIST (experiments.addressing --classes)
 OTHER_RULES = ("cosine-t0.1", "dot-shrink")
 PROBE = (  # written before the rules were trained on MNIST
@@ -42,6 +43,15 @@ PROBE = (  # written before the rules were trained on MNIST
     "against the 1s is lowest; both sharper rules, 40 epochs, seed 0. The memory's claim is supported here "
     "only if a sharper rule lifts the pair AUROC against the 1s above the default rule's on all three classes. "
     "A diagnostic: the default rule is fixed by the addressing study and does not change with these runs.")
+
+
+def default_tag(variant: str) -> str:
+    """The run tag of a variant at this protocol (block-memory models: the addressing study's default rule)."""
+    return PROTOCOLS[PROTOCOL].get("daad_tag", {}).get(variant, "")
+
+
+def stored_image_auroc(name: str) -> float:
+    return json.loads((results_dir(PROTOCOL) / "runs" / f"{name}.json").read_text())["image_auroc"]
 
 
 def pair_aurocs(recon: torch.Tensor, classes: torch.Tensor, normal: int) -> dict[int, float]:
@@ -57,15 +67,14 @@ def pair_aurocs(recon: torch.Tensor, classes: torch.Tensor, normal: int) -> dict
 
 def by_class(dataset: str, normal: int, variant: str, data_dir, tag: str | None = None) -> dict | None:
     """Per-anomalous-class AUROCs of one trained run (None when the run has not finished)."""
-    name = run_name(dataset, f"class{normal}", variant, 0, VARIANTS[variant] if tag is None else tag)
+    name = run_name(dataset, f"class{normal}", variant, 0, default_tag(variant) if tag is None else tag)
     path = results_dir(PROTOCOL) / "runs" / f"{name}-by_class.json"
     if path.exists():
         return json.loads(path.read_text())
-    checkpoint = checkpoint_folder(PROTOCOL, name) / "checkpoint.pt"
     if not (results_dir(PROTOCOL) / "runs" / f"{name}.json").exists():
         return None  # not finished: a checkpoint alone may be mid-training
     began = time.perf_counter()
-    detector, _ = load_detector(checkpoint)
+    detector, _ = load_detector(checkpoint_folder(PROTOCOL, name) / "checkpoint.pt")
     test_set = build_dataset(dataset, "test", SETTINGS[PROTOCOL]["image_size"], data_dir, normal_class=normal)
     classes = torch.as_tensor(test_set.base.targets)[test_set.indices]  # (n,) class of each test image
     recon = score_dataset(detector, test_set, batch_size=256, sigma=0)["recon"]  # (n,)
@@ -76,10 +85,6 @@ def by_class(dataset: str, normal: int, variant: str, data_dir, tag: str | None 
               "wall_time_s": time.perf_counter() - began}
     path.write_text(json.dumps(result, indent=1) + "\n")
     return result
-
-
-MVTEC_VARIANTS = {"ae": "", "memae": "", "ae_skip": "", "daad": "cosine"}  # Table 3's runs at protocol 2
-MVTEC_NAMES = {"ae": "AE", "memae": "MemAE*", "ae_skip": "AE+Skip", "daad": "DAAD"}
 
 
 def category_folder(subset: str, data_dir) -> Path:
@@ -105,8 +110,8 @@ def by_defect_type(subset: str, data_dir) -> dict | None:
     codes = torch.tensor([names.index(t) for t in types])  # (n,) defect type of each test image
     good = names.index("good")
     out = {"types": [n for n in names if n != "good"], "auroc": {}, "median_defect_area": {}, "shift": {}}
-    for variant, tag in MVTEC_VARIANTS.items():
-        path = results_dir(PROTOCOL) / "runs" / f"{run_name('mvtec', subset, variant, 0, tag)}.json"
+    for variant in MVTEC_VARIANTS:
+        path = results_dir(PROTOCOL) / "runs" / f"{run_name('mvtec', subset, variant, 0, default_tag(variant))}.json"
         if not path.exists():
             continue
         run = json.loads(path.read_text())
@@ -115,8 +120,9 @@ def by_defect_type(subset: str, data_dir) -> dict | None:
         recon = torch.tensor(run["recon"], dtype=torch.float64)  # (n,) R(x) of every test image
         out["auroc"][variant] = {names[k]: v for k, v in pair_aurocs(recon, codes, good).items()}
         out["shift"][variant] = shift(recon[codes == good], recon[codes != good])
-        area = torch.tensor(run["defect_area"])  # (n,)
-        out["median_defect_area"] = {names[k]: float(area[codes == k].median()) for k in range(len(names)) if k != good}
+        if not out["median_defect_area"]:  # the masks are the same for every run
+            area = torch.tensor(run["defect_area"])  # (n,) fraction of each test image's pixels in defects
+            out["median_defect_area"] = {names[k]: float(area[codes == k].median()) for k in range(len(names)) if k != good}
     return out if out["auroc"] else None
 
 
@@ -128,15 +134,14 @@ def rule_rows(summary: dict, data_dir) -> dict | None:
     hardest = summary["mnist"]["hardest_anomalous_class"]["ae"]["class"]
     rows = {}
     for normal in range(10):
+        if str(normal) == hardest:
+            continue  # no pair with itself
         runs = {rule: by_class("mnist", normal, "daad", data_dir, tag=rule) for rule in OTHER_RULES}
         if all(run is None for run in runs.values()):
             continue
         runs = {"ae": by_class("mnist", normal, "ae", data_dir), "cosine": by_class("mnist", normal, "daad", data_dir),
                 **runs}
-        if str(normal) == hardest:
-            continue  # no pair with itself
-        image_auroc = lambda run: json.loads((results_dir(PROTOCOL) / "runs" / f"{run['name']}.json").read_text())["image_auroc"]  # noqa: E731
-        rows[str(normal)] = {key: None if run is None else {"image_auroc": image_auroc(run),
+        rows[str(normal)] = {key: None if run is None else {"image_auroc": stored_image_auroc(run["name"]),
                                                             "hardest_pair": run["auroc_by_class"][hardest]}
                              for key, run in runs.items()}
     if not rows:
@@ -242,12 +247,12 @@ def main() -> None:
         lines += [f"**{subset.replace('_', ' ')}** (protocol 2, 128 px, 100 epochs, seed 0): AUROC of the normal test "
                   "images against each defect type alone", "",
                   "| model | " + " | ".join(split["types"]) + " |", "|---" * (len(split["types"]) + 1) + "|"]
-        lines += [f"| {MVTEC_NAMES[v]} | " + " | ".join(f"{row[t]:.3f}" for t in split["types"]) + " |"
+        lines += [f"| {NAMES[v]} | " + " | ".join(f"{row[t]:.3f}" for t in split["types"]) + " |"
                   for v, row in split["auroc"].items()]
         lines += ["| median defect area (% of the image) | " + " | ".join(
             f"{100 * split['median_defect_area'][t]:.2f}" for t in split["types"]) + " |", "",
                   "How far a defect moves R(x), in standard deviations of R(x) over the normal test images: "
-                  + ", ".join(f"{MVTEC_NAMES[v]} {row['in_normal_stds']:.2f}" for v, row in split["shift"].items()) + ".", ""]
+                  + ", ".join(f"{NAMES[v]} {row['in_normal_stds']:.2f}" for v, row in split["shift"].items()) + ".", ""]
     rules = rule_rows(summary, args.data_dir)
     if rules:
         lines += ["**Sharper addressing on the hardest class.** The addressing study's other rules, on the MNIST "
