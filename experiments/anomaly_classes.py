@@ -109,7 +109,8 @@ def by_defect_type(subset: str, data_dir) -> dict | None:
     names = sorted(set(types))
     codes = torch.tensor([names.index(t) for t in types])  # (n,) defect type of each test image
     good = names.index("good")
-    out = {"types": [n for n in names if n != "good"], "auroc": {}, "median_defect_area": {}, "shift": {}}
+    out = {"types": [n for n in names if n != "good"], "test_images": len(types),
+           "defective_test_images": sum(t != "good" for t in types), "auroc": {}, "median_defect_area": {}, "shift": {}}
     for variant in MVTEC_VARIANTS:
         path = results_dir(PROTOCOL) / "runs" / f"{run_name('mvtec', subset, variant, 0, default_tag(variant))}.json"
         if not path.exists():
