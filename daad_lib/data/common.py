@@ -1,11 +1,14 @@
-"""Pieces every dataset shares: the data root, image loading and the [-1, 1] transform."""
+"""Pieces every dataset shares: the data root, image loading, the [-1, 1] transform and
+the dataset of listed image files."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import torch
 from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
 from torchvision import transforms
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -72,3 +75,34 @@ def load_mask(path: str | Path, image_size: int) -> torch.Tensor:
         open_image(Path(path), "L"), [image_size, image_size],
         interpolation=transforms.InterpolationMode.NEAREST))[0].float()  # (S, S)
     return (grey > grey.max() / 2).float()
+
+
+class ImageFiles(Dataset):
+    """A dataset of image files listed as ``items``: (image path, label, mask path or None).
+
+    The one place that turns a listed file into an item: ``image`` (C, S, S) in [-1, 1],
+    ``label`` (0 normal, 1 defective) and, when ``has_masks``, ``mask`` (S, S) in {0, 1}
+    (all zero for an image without a mask). MVTecAD and Folder only build the list.
+    """
+
+    items: list[tuple[Path, int, Path | None]]
+    image_size: int
+    channels: int
+    transform: Callable
+    has_masks: bool = True
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def labels(self) -> list[int]:
+        return [label for _, label, _ in self.items]
+
+    def __getitem__(self, index: int) -> dict:
+        path, label, mask_path = self.items[index]
+        item = {"image": self.transform(open_image(path, "RGB" if self.channels == 3 else "L")),
+                "label": label}
+        if self.has_masks:
+            item["mask"] = (load_mask(mask_path, self.image_size) if mask_path is not None
+                            else torch.zeros(self.image_size, self.image_size))
+        return item

@@ -28,9 +28,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
 
-from .common import IMAGE_SUFFIXES, load_mask, open_image, to_model_range
+from .common import IMAGE_SUFFIXES, ImageFiles, to_model_range
 
 
 class FolderLayoutError(ValueError):
@@ -106,7 +105,7 @@ def check_arguments(split: str, channels: int, normal_split_ratio: float, abnorm
         raise FolderLayoutError("mask_dir needs abnormal_dir: masks belong to defective images")
 
 
-class Folder(Dataset):
+class Folder(ImageFiles):
     """Normal and defective images from plain folders (see the module docstring).
 
     Args:
@@ -152,19 +151,3 @@ class Folder(Dataset):
         images = find_images(abnormal_dir, "abnormal_dir")
         masks = match_masks(images, abnormal_dir, mask_dir) if mask_dir is not None else [None] * len(images)
         return [(image, 1, mask) for image, mask in zip(images, masks)]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @property
-    def labels(self) -> list[int]:
-        return [label for _, label, _ in self.items]
-
-    def __getitem__(self, index: int) -> dict:
-        path, label, mask_path = self.items[index]
-        item = {"image": self.transform(open_image(path, "RGB" if self.channels == 3 else "L")),
-                "label": label}
-        if self.has_masks:
-            item["mask"] = (load_mask(mask_path, self.image_size) if mask_path is not None
-                            else torch.zeros(self.image_size, self.image_size))
-        return item

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from torch.utils.data import Dataset
-
-from .common import IMAGE_SUFFIXES, load_mask, open_image, to_model_range
+from .common import IMAGE_SUFFIXES, ImageFiles, to_model_range
 
 
 class MVTecLayoutError(ValueError):
@@ -63,7 +60,7 @@ def list_split(folder: Path, split: str) -> list[tuple[Path, int, Path | None]]:
     return items
 
 
-class MVTecAD(Dataset):
+class MVTecAD(ImageFiles):
     """One MVTec AD category.
 
     Args:
@@ -85,19 +82,3 @@ class MVTecAD(Dataset):
         self.split, self.image_size, self.channels = split, image_size, channels
         self.items = list_split(self.folder, split)
         self.transform = to_model_range(image_size, channels)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @property
-    def labels(self) -> list[int]:
-        return [label for _, label, _ in self.items]
-
-    def __getitem__(self, index: int) -> dict:
-        path, label, mask_path = self.items[index]
-        image = self.transform(open_image(path, "RGB" if self.channels == 3 else "L"))
-        if mask_path is None:
-            mask = torch.zeros(self.image_size, self.image_size)
-        else:
-            mask = load_mask(mask_path, self.image_size)
-        return {"image": image, "label": label, "mask": mask}
