@@ -9,7 +9,8 @@ normal class, which no memory over normal features can fix if the AE and DAAD sh
 It reads the trained checkpoints of CPU protocol 2's Table 2 runs (AE and DAAD with the
 default addressing rule); nothing is trained. One file per run is cached beside its run file.
 On MVTec-layout data the anomalous classes are the defect types (``test/<type>/``); their split
-needs no model at all, only the scores stored in the protocol-2 run files.
+needs no model at all, only the scores stored in the protocol-2 run files, and it ranks by each
+model's detection score A(x) (Eq. 7), the score its Table 3 AUROC was computed from.
 
     python -m experiments.anomaly_classes [--datasets mnist cifar10] [--subsets bottle magnetic_tile]
 """
@@ -28,6 +29,7 @@ from daad_lib.data import build_dataset, resolve_data_dir
 from daad_lib.data.mvtec import list_split
 from daad_lib.evaluate import score_dataset
 from daad_lib.provenance import run_info
+from daad_lib.scoring import fuse
 
 from .common import PROTOCOLS, checkpoint_folder, parse_args, results_dir, run_name, save_figure, subplots, write_outputs
 from .table2 import CLASSES, SETTINGS
@@ -35,7 +37,7 @@ from .table3 import NAMES
 
 PROTOCOL = "cpu2"
 VARIANTS = ("ae", "daad")  # Table 2's models split here (the default addressing rule's runs)
-MVTEC_VARIANTS = ("ae", "memae", "ae_skip", "daad")  # Table 3's models with stored scores
+MVTEC_VARIANTS = ("ae", "memae", "ae_skip", "daad", "daad_plus")  # Table 3's models with stored scores
 # the addressing study's other rules, where it trained them on MNIST (experiments.addressing --classes)
 OTHER_RULES = ("cosine-t0.1", "dot-shrink")
 PROBE = (  # written before the rules were trained on MNIST
@@ -54,12 +56,12 @@ def stored_image_auroc(name: str) -> float:
     return json.loads((results_dir(PROTOCOL) / "runs" / f"{name}.json").read_text())["image_auroc"]
 
 
-def pair_aurocs(recon: torch.Tensor, classes: torch.Tensor, normal: int) -> dict[int, float]:
-    """AUROC of R(x), normal class against each other class alone. recon, classes: (n,)."""
-    normal_scores = recon[classes == normal]
+def pair_aurocs(score: torch.Tensor, classes: torch.Tensor, normal: int) -> dict[int, float]:
+    """AUROC of a score (R(x) or A(x)), normal class against each other class alone. score, classes: (n,)."""
+    normal_scores = score[classes == normal]
     out = {}
     for other in sorted(set(classes.tolist()) - {normal}):
-        other_scores = recon[classes == other]
+        other_scores = score[classes == other]
         labels = [0] * len(normal_scores) + [1] * len(other_scores)
         out[other] = float(roc_auc_score(labels, torch.cat([normal_scores, other_scores]).numpy()))
     return out
@@ -102,9 +104,17 @@ def shift(normal: torch.Tensor, defective: torch.Tensor) -> dict:
             "in_normal_stds": (float(defective.mean()) - float(normal.mean())) / spread}
 
 
+def detection_score(run: dict) -> torch.Tensor:
+    """A(x) of a stored run's test images, as its image AUROC was computed (the library's
+    :func:`~daad_lib.scoring.fuse`, min-max over the whole test set). (n,) float64."""
+    align = torch.tensor(run["align"], dtype=torch.float64) if run.get("align") is not None else None
+    return fuse(torch.tensor(run["recon"], dtype=torch.float64), align, run["model_config"]["gamma"])
+
+
 def by_defect_type(subset: str, data_dir) -> dict | None:
-    """AUROC of R(x), normal test images against each defect type alone, for every stored run,
-    and the median defect area of each type (fraction of the image's pixels)."""
+    """AUROC of each stored run's detection score A(x) (Eq. 7: R(x) alone for every model but
+    DAAD+), normal test images against each defect type alone, and the median defect area of
+    each type (fraction of the image's pixels)."""
     types = [path.parent.name for path, _, _ in list_split(category_folder(subset, data_dir), "test")]  # (n,)
     names = sorted(set(types))
     codes = torch.tensor([names.index(t) for t in types])  # (n,) defect type of each test image
@@ -118,9 +128,9 @@ def by_defect_type(subset: str, data_dir) -> dict | None:
         run = json.loads(path.read_text())
         if len(run["recon"]) != len(types) or [int(t != "good") for t in types] != run["labels"]:
             raise ValueError(f"{path.name}: its scores do not follow the test images of {subset}")
-        recon = torch.tensor(run["recon"], dtype=torch.float64)  # (n,) R(x) of every test image
-        out["auroc"][variant] = {names[k]: v for k, v in pair_aurocs(recon, codes, good).items()}
-        out["shift"][variant] = shift(recon[codes == good], recon[codes != good])
+        score = detection_score(run)  # (n,) A(x) of every test image
+        out["auroc"][variant] = {names[k]: v for k, v in pair_aurocs(score, codes, good).items()}
+        out["shift"][variant] = shift(score[codes == good], score[codes != good])
         if not out["median_defect_area"]:  # the masks are the same for every run
             area = torch.tensor(run["defect_area"])  # (n,) fraction of each test image's pixels in defects
             out["median_defect_area"] = {names[k]: float(area[codes == k].median()) for k in range(len(names)) if k != good}
@@ -252,7 +262,8 @@ def main() -> None:
                   for v, row in split["auroc"].items()]
         lines += ["| median defect area (% of the image) | " + " | ".join(
             f"{100 * split['median_defect_area'][t]:.2f}" for t in split["types"]) + " |", "",
-                  "How far a defect moves R(x), in standard deviations of R(x) over the normal test images: "
+                  "How far a defect moves the detection score A(x) (Eq. 7; R(x) for every model but DAAD+), in "
+                  "standard deviations of A(x) over the normal test images: "
                   + ", ".join(f"{NAMES[v]} {row['in_normal_stds']:.2f}" for v, row in split["shift"].items()) + ".", ""]
     rules = rule_rows(summary, args.data_dir)
     if rules:

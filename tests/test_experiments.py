@@ -38,3 +38,23 @@ def test_pair_aurocs_split_the_one_class_auroc_by_anomalous_class():
     assert pairs[1] == 0.0  # every 1 scores below every normal image
     keep = (classes == 0) | (classes == 2)
     assert pairs[2] == roc_auc_score((classes[keep] == 2).int().numpy(), recon[keep].numpy())
+
+
+def test_defect_type_split_ranks_by_the_score_table3_reports():
+    """The split by defect type uses A(x) (Eq. 7) as the run's image AUROC did, so for DAAD+
+    it is not R(x) alone: with every defect type pooled it gives back the stored AUROC."""
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from daad_lib.evaluate import metrics_from_scores
+    from experiments.anomaly_classes import detection_score
+    labels = [0, 0, 0, 1, 1, 1]
+    recon = [0.10, 0.20, 0.30, 0.15, 0.25, 0.35]  # R(x) alone: AUROC 6/9
+    align = [0.1, 0.2, 0.3, 0.9, 0.8, 0.7]  # L(x) separates; so does A(x)
+    run = {"labels": labels, "recon": recon, "align": align, "model_config": {"gamma": 0.5}}
+    stored = metrics_from_scores({"labels": torch.tensor(labels), "recon": torch.tensor(recon),
+                                  "align": torch.tensor(align)}, 0.5)["image_auroc"]
+    assert roc_auc_score(labels, detection_score(run).numpy()) == stored == 1.0
+    assert roc_auc_score(labels, recon) != stored  # R(x) alone would rank differently
+    without_align = detection_score({**run, "align": None}).numpy()
+    assert roc_auc_score(labels, without_align) == roc_auc_score(labels, recon)
