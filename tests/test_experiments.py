@@ -58,3 +58,12 @@ def test_defect_type_split_ranks_by_the_score_table3_reports():
     assert roc_auc_score(labels, recon) != stored  # R(x) alone would rank differently
     without_align = detection_score({**run, "align": None}).numpy()
     assert roc_auc_score(labels, without_align) == roc_auc_score(labels, recon)
+
+
+def test_daad_plus_lr_reading_follows_the_preregistered_thresholds():
+    from experiments.daad_plus_lr import reading
+    gap = 0.04
+    assert reading(gap, 0.02) == reading(gap, 0.05) == "the learning rate explains most of the drop"
+    assert reading(gap, 0.01) == reading(gap, -0.01) == "the adversarial and alignment losses explain most of the drop"
+    assert reading(gap, 0.015).startswith("both")
+    assert reading(0.0, 0.03).startswith("no drop")
