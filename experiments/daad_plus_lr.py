@@ -26,39 +26,43 @@ import time
 from .common import PROTOCOLS, parse_args, run_once, write_outputs
 from .table2 import SETTINGS
 
-DATASET, LR = "mnist", 1e-4
-TAG = "cosine-lr1e-4"  # the addressing rule of protocol 2's DAAD+ runs, then the changed setting
+PROTOCOL, DATASET, SEED, LR = "cpu2", "mnist", 0, 1e-4
+LR_SHARE, LOSSES_SHARE = 1 / 2, 1 / 4  # the reading's thresholds, as shares of the gap
+TAGS = PROTOCOLS[PROTOCOL]["daad_tag"]  # run tags of Table 2's block-memory runs (the addressing rule)
 NEW = "daad_plus_lr1e-4"  # the diagnostic's runs; the other columns are stored Table 2 runs
 COMPARED = {  # column key -> (label, variant, run tag, config overrides)
-    NEW: ("DAAD+ (lr 1e-4)", "daad_plus", TAG, {"lr": LR}),
-    "daad_plus": ("DAAD+ (lr 2e-4)", "daad_plus", "cosine", {}),
-    "daad": ("DAAD (lr 1e-4)", "daad", "cosine", {}),
+    NEW: ("DAAD+ (lr 1e-4)", "daad_plus", f"{TAGS['daad_plus']}-lr1e-4", {"lr": LR}),
+    "daad_plus": ("DAAD+ (lr 2e-4)", "daad_plus", TAGS["daad_plus"], {}),
+    "daad": ("DAAD (lr 1e-4)", "daad", TAGS["daad"], {}),
     "ae": ("AE (lr 1e-4)", "ae", "", {}),
 }
+RULE = (f"The reading was fixed before the runs: the learning rate explains the drop when the recovered part "
+        f"is at least {LR_SHARE:g} of the gap, the adversarial and alignment losses when it is at most "
+        f"{LOSSES_SHARE:g} of it, both in between. A diagnostic only: DAAD+'s default learning rate stays the paper's 2e-4.")
 
 
 def reading(gap: float, recovered: float) -> str:
     """The pre-registered verdict (module docstring) from the mean gaps over the classes run."""
     if gap <= 0:
         return "no drop to explain: DAAD+ (2e-4) is not below DAAD on these classes"
-    if recovered >= gap / 2:
+    if recovered >= LR_SHARE * gap:
         return "the learning rate explains most of the drop"
-    if recovered <= gap / 4:
+    if recovered <= LOSSES_SHARE * gap:
         return "the adversarial and alignment losses explain most of the drop"
     return "both the learning rate and the adversarial and alignment losses contribute"
 
 
 def main() -> None:
     args = parse_args(__doc__, lambda p: p.add_argument("--classes", type=int, nargs="+", default=list(range(10))))
-    if args.protocol != "cpu2":
-        raise SystemExit("--protocol: this diagnostic compares with protocol 2's Table 2 runs (cpu2)")
-    began, settings = time.perf_counter(), SETTINGS[args.protocol]
-    assert PROTOCOLS[args.protocol].get("daad_tag", {}).get("daad_plus") == "cosine"
+    if args.protocol != PROTOCOL:
+        raise SystemExit(f"--protocol: this diagnostic compares with protocol 2's Table 2 runs ({PROTOCOL})")
+    began, settings, precision = time.perf_counter(), SETTINGS[PROTOCOL], PROTOCOLS[PROTOCOL]["precision"]
+    epochs = settings["epochs"][DATASET]
     runs = {}  # column -> class -> stored run
     for normal in args.classes:
         for column, (_, variant, tag, overrides) in COMPARED.items():
-            run = run_once(args.protocol, variant, 0, dataset=DATASET, normal_class=normal,
-                           image_size=settings["image_size"], epochs=settings["epochs"][DATASET],
+            run = run_once(PROTOCOL, variant, SEED, dataset=DATASET, normal_class=normal,
+                           image_size=settings["image_size"], epochs=epochs,
                            data_dir=args.data_dir, store_scores=False, batch_size=settings["batch_size"],
                            tag=tag, cached_only=args.cached_only or column != NEW, **overrides)
             if run is not None:
@@ -72,9 +76,9 @@ def main() -> None:
     if done:
         gap = means["daad"] - means["daad_plus"]
         recovered = means[NEW] - means["daad_plus"]
-        verdict = {"gap": gap, "recovered": recovered, "reading": reading(gap, recovered)}
-    lines = ["### Diagnostic: DAAD+ at DAAD's learning rate (one-class MNIST, 32 px, 40 epochs, batch 64, "
-             "bfloat16, seed 0)", "",
+        verdict = {"gap": gap, "recovered": recovered, "remaining": gap - recovered, "reading": reading(gap, recovered)}
+    lines = [f"### Diagnostic: DAAD+ at DAAD's learning rate (one-class {DATASET}, {settings['image_size']} px, "
+             f"{epochs} epochs, batch {settings['batch_size']}, {precision}, seed {SEED})", "",
              f"Classes run (in the fixed order 0, 1, ..., 9): {len(done)} of {len(args.classes)}"
              + (f" ({', '.join(map(str, done))})." if done else "."), "",
              "| normal class | " + " | ".join(label for label, *_ in COMPARED.values()) + " |", "|---" * (len(COMPARED) + 1) + "|"]
@@ -84,14 +88,13 @@ def main() -> None:
         lines.append("| mean | " + " | ".join(f"{means[col]:.3f}" for col in COMPARED) + " |")
         lines.append("| mean, R(x) alone | " + " | ".join(f"{recon_means[col]:.3f}" for col in COMPARED) + " |")
         lines += ["", f"Gap DAAD − DAAD+ (2e-4): {verdict['gap']:+.3f}; recovered by DAAD+ at 1e-4: "
-                  f"{verdict['recovered']:+.3f}. Pre-registered reading: **{verdict['reading']}**."]
-    lines += ["", "The reading was fixed before the runs: the learning rate explains the drop when the recovered "
-              "part is at least half the gap, the adversarial and alignment losses when it is at most a quarter, "
-              "both in between. A diagnostic only: DAAD+'s default learning rate stays the paper's 2e-4.", ""]
-    write_outputs(args.protocol, "daad_plus_lr", {
+                  f"{verdict['recovered']:+.3f}; remaining {verdict['remaining']:+.3f}. "
+                  f"Pre-registered reading: **{verdict['reading']}**."]
+    lines += ["", RULE, ""]
+    write_outputs(PROTOCOL, "daad_plus_lr", {
         "table": "Diagnostic: DAAD+ learning rate", "dataset": f"one-class {DATASET}",
-        "image_size": settings["image_size"], "epochs": settings["epochs"][DATASET],
-        "batch_size": settings["batch_size"], "seeds": [0], "precision": PROTOCOLS[args.protocol]["precision"],
+        "image_size": settings["image_size"], "epochs": epochs,
+        "batch_size": settings["batch_size"], "seeds": [SEED], "precision": precision,
         "classes_asked": args.classes, "classes_done": done,
         "per_class": {col: {c: runs[col][c]["image_auroc"] for c in done} for col in COMPARED},
         "mean": means, "mean_recon_only": recon_means, "verdict": verdict,

@@ -61,7 +61,8 @@ def test_defect_type_split_ranks_by_the_score_table3_reports():
 
 
 def test_daad_plus_lr_reading_follows_the_preregistered_thresholds():
-    from experiments.daad_plus_lr import reading
+    from experiments.daad_plus_lr import LOSSES_SHARE, LR_SHARE, reading
+    assert (LR_SHARE, LOSSES_SHARE) == (0.5, 0.25)  # as committed before the runs (3bf31d8)
     gap = 0.04
     assert reading(gap, 0.02) == reading(gap, 0.05) == "the learning rate explains most of the drop"
     assert reading(gap, 0.01) == reading(gap, -0.01) == "the adversarial and alignment losses explain most of the drop"
