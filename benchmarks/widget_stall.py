@@ -3,6 +3,7 @@
     python benchmarks/widget_stall.py --notebook minimal --runs 50 --via execute.sh
     python benchmarks/widget_stall.py --notebook minimal --runs 20 --via papermill --load 2
     python benchmarks/widget_stall.py --notebook notebooks/03_block_memory.ipynb --runs 20
+    python benchmarks/widget_stall.py --summarize results/book/widget_stall_*.json --out results/book/widget_stall.md
 
 ``--notebook minimal`` is the three-cell ``interact`` notebook that reproduces the stall
 (ipywidgets + matplotlib, then a print). ``--via execute.sh`` runs ``bash book/execute.sh``
@@ -70,8 +71,22 @@ def run_once(via: str, notebook: Path, output: Path, limit: float) -> dict:
             "stalled": returncode is None or retried, "failed": returncode not in (0, None)}
 
 
+def summarize(paths: list[Path]) -> str:
+    """A markdown table of several results files of this script."""
+    rows = ["| notebook | executed by | busy processes | runs | stalled | failed | median s | max s | commit |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for path in paths:
+        r = json.loads(path.read_text())
+        rows.append(f"| {Path(r['notebook']).stem} | {r['via']} | {r['busy_processes']} | {r['runs']} | "
+                    f"{r['stalled']} | {r['failed']} | {r['seconds_median']} | {r['seconds_max']} | "
+                    f"`{r['git_commit'][:10]}` |")
+    return "\n".join(rows) + "\n\nA run counts as stalled when it did not finish within its limit (then it was killed) " \
+        "or when book/execute.sh had to retry it. Files: " + ", ".join(f"`{p.name}`" for p in paths) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--summarize", type=Path, nargs="+", help="results files to table (no runs)")
     parser.add_argument("--notebook", default="minimal", help="'minimal' or a notebook path")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--via", choices=["execute.sh", "papermill"], default="execute.sh")
@@ -79,6 +94,10 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=120, help="seconds before a run counts as stalled")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    if args.summarize:
+        args.out.write_text(summarize(args.summarize))
+        print(args.out.read_text())
+        return
 
     scratch = Path(tempfile.mkdtemp(prefix="widget_stall_"))
     notebook = write_minimal(scratch / "minimal.ipynb") if args.notebook == "minimal" else ROOT / args.notebook
