@@ -1,10 +1,11 @@
-"""Write the README's generated blocks from committed results files.
+"""Write the generated blocks of README.md and results/README.md from committed results files.
 
-    python scripts/readme_results.py           # rewrite the blocks in README.md
-    python scripts/readme_results.py --check   # exit 1 (and show a diff) when README.md is stale
+    python scripts/readme_results.py           # rewrite the blocks in both documents
+    python scripts/readme_results.py --check   # exit 1 (and show a diff) when one is stale
 
-Each block sits between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` in README.md
-and is rendered from its template in :data:`BLOCKS`: hand-written prose plus directives
+README.md carries a short summary; results/README.md every result in detail. Each block sits
+between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` in its document and is rendered
+from its template in :data:`BLOCKS`: hand-written prose plus directives
 that pull text and numbers from results files, so no number is copied by hand:
 
 * ``{{include PATH}}``: the whole file (e.g. a table's ``.md``);
@@ -13,29 +14,33 @@ that pull text and numbers from results files, so no number is copied by hand:
   Python format spec, e.g. ``{{value results/cpu/table4_bottle.json rows.1.image_auroc.mean .3f}}``;
   list items are addressed by index (``history.-1.rec``).
 
-Template lines that start with ``%%`` are notes for editors and are left out.
+Template lines that start with ``%%`` are notes for editors and are left out. Templates
+write links relative to the repository root; in results/README.md they are made relative
+to that folder.
 
-tests/test_readme.py fails when README.md differs from what this script writes.
+tests/test_readme.py fails when a document differs from what this script writes.
 """
 from __future__ import annotations
 
 import argparse
 import difflib
 import json
+import os
 import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-# block name in README.md -> its template (paths relative to the repository root)
+RESULTS_README = ROOT / "results" / "README.md"
+# document -> {block name -> its template} (paths relative to the repository root)
 BLOCKS = {
-    "results": "results/README_block.md",
-    "folder": "results/README_folder.md",
-    "speed": "results/README_speed.md",
-    "metrics": "results/README_metrics.md",
+    README: {"summary": "results/README_summary.md"},
+    RESULTS_README: {"results": "results/README_block.md", "folder": "results/README_folder.md",
+                     "speed": "results/README_speed.md", "metrics": "results/README_metrics.md"},
 }
 DIRECTIVE = re.compile(r"\{\{(include|table|value) ([^}]*)\}\}")
+LINK = re.compile(r"\]\((?!https?:|#|mailto:)([^)\s]+)\)")
 
 
 def markdown_tables(text: str) -> list[str]:
@@ -79,32 +84,42 @@ def render_template(template: str) -> str:
     return DIRECTIVE.sub(lambda match: expand(match.group(1), match.group(2)), text).strip("\n")
 
 
-def render(readme: str) -> str:
-    """``readme`` with every block replaced by its rendered template."""
-    for name, template in BLOCKS.items():
+def relative_links(text: str, document: Path) -> str:
+    """Markdown links written from the repository root, made relative to ``document``'s folder."""
+    if document.parent == ROOT:
+        return text
+    return LINK.sub(lambda m: "](" + os.path.relpath(ROOT / m.group(1), document.parent) + ")", text)
+
+
+def render(readme: str, document: Path = README) -> str:
+    """``readme`` (the text of ``document``) with every block replaced by its rendered template."""
+    for name, template in BLOCKS[document].items():
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
         if readme.count(start) != 1 or readme.count(end) != 1:
-            raise ValueError(f"README.md needs exactly one {start} and one {end}")
+            raise ValueError(f"{document.name} needs exactly one {start} and one {end}")
         head, rest = readme.split(start)
         _, tail = rest.split(end)
-        readme = f"{head}{start}\n{render_template((ROOT / template).read_text())}\n{end}{tail}"
+        block = relative_links(render_template((ROOT / template).read_text()), document)
+        readme = f"{head}{start}\n{block}\n{end}{tail}"
     return readme
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when README.md is stale")
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a document is stale")
     args = parser.parse_args(argv)
-    current = README.read_text()
-    wanted = render(current)
-    if args.check:
-        if current != wanted:
+    stale = 0
+    for document in BLOCKS:
+        current = document.read_text()
+        wanted = render(current, document)
+        name = str(document.relative_to(ROOT))
+        if args.check and current != wanted:
             sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), wanted.splitlines(True),
-                                                       "README.md", "README.md (generated)"))
-            return 1
-        return 0
-    README.write_text(wanted)
-    return 0
+                                                       name, f"{name} (generated)"))
+            stale = 1
+        elif not args.check:
+            document.write_text(wanted)
+    return stale
 
 
 if __name__ == "__main__":

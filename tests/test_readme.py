@@ -17,17 +17,33 @@ def generator():
     return module
 
 
-def test_readme_matches_the_generated_blocks():
-    readme = (ROOT / "README.md").read_text()
-    assert generator().render(readme) == readme, "README.md is stale: run python scripts/readme_results.py"
+@pytest.mark.parametrize("document", ["README.md", "results/README.md"])
+def test_documents_match_the_generated_blocks(document):
+    text = (ROOT / document).read_text()
+    assert generator().render(text, ROOT / document) == text, \
+        f"{document} is stale: run python scripts/readme_results.py"
 
 
 def test_a_number_edited_by_hand_is_caught():
-    readme = (ROOT / "README.md").read_text()
+    document = ROOT / "results" / "README.md"
+    text = document.read_text()
     table3 = (ROOT / "results" / "cpu" / "table3_bottle.md").read_text()
     row = next(line for line in table3.splitlines() if line.startswith("| DAAD |"))
-    edited = readme.replace(row, row.replace("| DAAD |", "| DAAD (edited) |"), 1)
-    assert edited != readme and generator().render(edited) == readme
+    edited = text.replace(row, row.replace("| DAAD |", "| DAAD (edited) |"), 1)
+    assert edited != text and generator().render(edited, document) == text
+
+
+@pytest.mark.parametrize("document", ["README.md", "results/README.md"])
+def test_links_point_at_files_that_exist(document):
+    import re
+
+    document = ROOT / document
+    for target in re.findall(r"\]\((?!https?:|#)([^)#\s]+)", document.read_text()):
+        assert (document.parent / target).exists(), target
+
+
+def test_readme_stays_short():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 200
 
 
 def test_directives(tmp_path):
