@@ -28,7 +28,8 @@ import torch
 from daad_lib.config import make_config, with_changes
 from daad_lib.models import Detector
 from daad_lib.provenance import run_info
-from daad_lib.train import TrainConfig, discriminator_step, generator_step, make_optimizers, select_device
+from daad_lib.device import select_device
+from daad_lib.train import TrainConfig, discriminator_step, generator_step, make_optimizers
 
 MODELS = ("ae", "daad", "daad_plus")
 BATCH = 8

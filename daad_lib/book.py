@@ -115,6 +115,7 @@ def trained(variant: str, train_set, train_config, source: str, **config):
     seconds = time.perf_counter() - began
     save_checkpoint(path, {"model_config": detector.config.to_dict(), "train_config": asdict(train_config),
                            "dataset": {"description": source}, "seconds": seconds,
+                           "epoch": train_config.epochs, "history": [],
                            "generator": detector.generator.state_dict(),
                            "discriminator": (detector.discriminator.state_dict()
                                              if detector.discriminator is not None else None)})

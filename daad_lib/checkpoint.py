@@ -2,8 +2,9 @@
 
 This module is the one owner of the format. A checkpoint is a plain dict of tensors,
 numbers, strings, lists and dicts, so it loads with ``torch.load(weights_only=True)``
-(no arbitrary code runs on load). It is written to a temporary file and renamed, so a
-crash never leaves half a file. Keys:
+(no arbitrary code runs on load). It is written to a uniquely named temporary file, flushed
+to disk and renamed (:func:`daad_lib.rundir.atomic_write`), so a crash never leaves half a
+file and two writers never share a temporary file. Keys:
 
 * ``format``, ``version``: markers that say it is ours;
 * ``model_config``, ``train_config``, ``dataset``: what was trained, how, on which data;
@@ -15,7 +16,6 @@ crash never leaves half a file. Keys:
 """
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import torch
 
 from .config import ModelConfig
 from .models import Detector
+from .rundir import atomic_write
 
 FORMAT = "daad-book-checkpoint"
 VERSION = 1
@@ -44,12 +45,7 @@ def training_state(detector: Detector, train_config: dict, dataset_spec: dict | 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:
     """Atomically write ``state`` (plus format markers) to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({**state, "format": FORMAT, "version": VERSION}, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: torch.save({**state, "format": FORMAT, "version": VERSION}, tmp))
 
 
 def load_checkpoint(path: str | Path, variant: str | None = None) -> dict:
@@ -69,10 +65,31 @@ def load_checkpoint(path: str | Path, variant: str | None = None) -> dict:
                               f"(torch.load failed with {type(error).__name__})") from error
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a daad-book checkpoint (no '{FORMAT}' marker)")
-    held = state["model_config"]["variant"]
+    check_fields(state, path)
+    held = state["model_config"].get("variant")
     if variant is not None and held != variant:
         raise CheckpointError(f"checkpoint {path} holds model {held!r}, not {variant!r}")
     return state
+
+
+REQUIRED_FIELDS = {"model_config": dict, "epoch": int, "history": list, "generator": dict}
+
+
+def check_fields(state: dict, path: Path) -> None:
+    """The keys every checkpoint has, with their types: a damaged or edited file fails here,
+    with its name, rather than deep inside model building."""
+    for key, kind in REQUIRED_FIELDS.items():
+        if key not in state:
+            raise CheckpointError(f"{path} is damaged: it has no {key!r}")
+        if not isinstance(state[key], kind):
+            raise CheckpointError(f"{path} is damaged: {key!r} is a {type(state[key]).__name__}, "
+                                  f"not a {kind.__name__}")
+
+
+def differences(stored: dict, given: dict) -> list[str]:
+    """``"key: stored -> given"`` for every key whose values differ (for error messages)."""
+    return [f"{key}: {stored.get(key)!r} -> {given.get(key)!r}"
+            for key in sorted(set(stored) | set(given)) if stored.get(key) != given.get(key)]
 
 
 def update_checkpoint(path: str | Path, **fields) -> dict:
@@ -85,16 +102,22 @@ def update_checkpoint(path: str | Path, **fields) -> dict:
 
 def restore_detector(state: dict, detector: Detector | None = None) -> Detector:
     """Build the checkpoint's model (or check ``detector`` matches it) and load its weights."""
-    config = ModelConfig.from_dict(state["model_config"])
+    try:
+        config = ModelConfig.from_dict(state["model_config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"the checkpoint's model config is invalid: {error}") from None
     if detector is None:
         detector = Detector(config)
     elif detector.config != config:
-        raise CheckpointError(
-            f"checkpoint holds model {config.variant!r} with config {config.to_dict()}, "
-            f"which differs from the model being loaded into ({detector.config.to_dict()})")
-    detector.generator.load_state_dict(state["generator"])
-    if detector.discriminator is not None:
-        detector.discriminator.load_state_dict(state["discriminator"])
+        raise CheckpointError(f"the checkpoint holds another {config.variant!r} model than the one being "
+                              f"loaded into ({'; '.join(differences(config.to_dict(), detector.config.to_dict()))})")
+    try:
+        detector.generator.load_state_dict(state["generator"])
+        if detector.discriminator is not None:
+            detector.discriminator.load_state_dict(state["discriminator"] or {})
+    except (RuntimeError, TypeError, AttributeError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise CheckpointError(f"the checkpoint's weights do not fit its model config ({first})") from None
     return detector
 
 

@@ -20,23 +20,25 @@ from pathlib import Path
 import torch
 
 from . import distributed
-from .checkpoint import CheckpointError, load_detector, update_checkpoint
+from .checkpoint import CheckpointError, load_detector
 from .config import PRESETS, make_config
-from .data import (CHANNELS, DATASETS, CorruptImageError, FolderLayoutError, MVTecLayoutError, build_dataset,
-                   load_image)
-from .data.cache import in_memory
-from .evaluate import evaluate, normal_range
+from .data import CHANNELS, DATASETS, CorruptImageError, FolderLayoutError, MVTecLayoutError, build_dataset
+from .device import PRECISIONS
+from .evaluate import evaluate
 from .memory import ADDRESSING
 from .models import Detector
+from .predict import as_pil, predict, unique_names
 from .provenance import run_info
-from .scoring import fuse, score_batch
-from .train import CHECKPOINT_NAME, PRECISIONS, MissingExtra, TrainConfig, TrainingDiverged, train
+from .rundir import RunFolderError, atomic_write_text
+from .run import FOLDER_DIRS, THRESHOLD_QUANTILE, VALIDATION_RATIO, build_split, run
+from .train import MissingExtra, TrainConfig, TrainingDiverged, train
 
 DEFAULT_SIZE = {"mvtec": 256, "folder": 256, "mnist": 32, "cifar10": 32, "digits": 32, "stripes": 32}
-FOLDER_DIRS = ("normal_dir", "abnormal_dir", "mask_dir", "normal_test_dir")
-THRESHOLD_HELP = ("the threshold is the F1-max cut of A(x) on the test set, chosen by `daad eval`: it uses "
-                  "the test labels, so it is the best cut for that set and optimistic for new images; "
-                  "set your own with --threshold, ideally from labelled images not in the test set")
+THRESHOLD_HELP = ("by default the threshold is the one `daad train` stored: a high quantile of A(x) on normal "
+                  "training images held out of training (no test labels); --threshold-from test uses the F1-max "
+                  "cut of `daad eval` on the test set instead, which uses the test labels and is optimistic "
+                  "for new images; --threshold sets your own")
+DECISION_NAME = "decision.json"  # daad eval's F1-max-on-test threshold, beside the checkpoint
 
 
 def dataset_spec(args) -> dict:
@@ -45,24 +47,16 @@ def dataset_spec(args) -> dict:
     if args.dataset != "folder":
         if given:
             raise ValueError(f"--{given[0].replace('_', '-')} is an option of --dataset folder, not {args.dataset}")
+        data_dir = str(Path(args.data_dir).expanduser().resolve()) if args.data_dir else None  # eval runs anywhere
         return {"name": args.dataset, "category": args.category, "normal_class": args.normal_class,
-                "image_size": args.image_size, "data_dir": str(args.data_dir) if args.data_dir else None}
+                "image_size": args.image_size, "data_dir": data_dir, "validation_ratio": args.validation_ratio}
     if not args.normal_dir:
         raise ValueError("--dataset folder needs --normal-dir (a folder of normal images)")
     return {"name": "folder", "image_size": args.image_size, "channels": args.channels or 3,
             **{name: str(Path(getattr(args, name)).expanduser().resolve()) if getattr(args, name) else None
                for name in FOLDER_DIRS},
-            "normal_split_ratio": args.normal_split_ratio, "split_seed": args.split_seed}
-
-
-def build_split(spec: dict, split: str, data_dir: str | None = None):
-    """The train or test split a dataset spec describes (the same split every time)."""
-    if spec["name"] == "folder":
-        return build_dataset("folder", split, spec["image_size"], channels=spec["channels"],
-                             normal_split_ratio=spec["normal_split_ratio"], seed=spec["split_seed"],
-                             **{name: spec[name] for name in FOLDER_DIRS})
-    return build_dataset(spec["name"], split, spec["image_size"], data_dir or spec.get("data_dir"),
-                         spec.get("category") or "bottle", spec.get("normal_class") or 0)
+            "normal_split_ratio": args.normal_split_ratio, "split_seed": args.split_seed,
+            "validation_ratio": args.validation_ratio}
 
 
 def config_overrides(args) -> dict:
@@ -70,7 +64,7 @@ def config_overrides(args) -> dict:
     if args.channels and args.channels != channels:
         raise ValueError(f"--channels is an option of --dataset folder; {args.dataset} has {channels}")
     overrides = {"image_size": args.image_size, "channels": channels}
-    for name in ("rates", "widths", "num_items", "temperature", "addressing", "threshold", "lambda_entropy",
+    for name in ("rates", "widths", "num_items", "temperature", "addressing", "drop_threshold", "lambda_entropy",
                  "lr", "gamma"):
         value = getattr(args, name)
         if value is not None:
@@ -84,49 +78,31 @@ def wants_distributed(args) -> bool:
 
 
 def cmd_train(args) -> dict:
-    args.image_size = args.image_size or DEFAULT_SIZE[args.dataset]
+    if args.image_size is None:
+        args.image_size = DEFAULT_SIZE[args.dataset]
     config = make_config(args.model, **config_overrides(args))  # a bad size fails here, early
     spec = dataset_spec(args)
     tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                      num_workers=args.num_workers, keep_epochs=tuple(args.keep_epochs or ()),
                      eval_every=args.eval_every, tensorboard=args.tensorboard,
-                     sync_batchnorm=args.sync_batchnorm,
-                     **({"precision": args.precision} if args.precision else {}))
+                     sync_batchnorm=args.sync_batchnorm, precision=args.precision)
     joined = wants_distributed(args) and not distributed.world().size > 1
     if joined:
         distributed.setup(args.device)
     try:
-        return train_and_record(args, config, spec, tc)
+        out = Path(args.out or f"runs/{args.dataset}_{args.model}")
+        info = run(config, spec, tc, out, resume=args.resume, overwrite=args.overwrite, device=args.device,
+                   progress=not args.no_progress, quantile=args.threshold_quantile)
     finally:
         if joined:
             distributed.cleanup()
-
-
-def train_and_record(args, config, spec: dict, tc: TrainConfig) -> dict:
-    """Train (every rank), then on rank 0 add the training images' score range to the
-    checkpoint and write train.json."""
-    main = distributed.world().main
-    train_set = build_split(spec, "train")
-    if args.num_workers == 0:
-        train_set = in_memory(train_set)  # decoded once, for training and the score range below
-    test_set = build_split(spec, "test")  # check the test split too before hours of training
-    out = Path(args.out or f"runs/{args.dataset}_{args.model}")
-    torch.manual_seed(args.seed)
-    detector = Detector(config)
-    began = time.perf_counter()
-    history = train(detector, train_set, tc, out_dir=out, resume=args.resume, device=args.device,
-                    dataset_spec=spec, progress=not args.no_progress and main,
-                    eval_set=test_set if tc.eval_every else None)
-    checkpoint = out / CHECKPOINT_NAME
-    info = {**run_info(), "model_config": config.to_dict(), "dataset": spec, "train_config": asdict(tc),
-            "processes": distributed.world().size, "wall_time_s": time.perf_counter() - began,
-            "history": history}
-    if main:
-        update_checkpoint(checkpoint, score_stats=normal_range(detector.eval(), train_set, device=args.device))
-        (out / "train.json").write_text(json.dumps(info, indent=2) + "\n")
-        print(f"trained {args.model} for {len(history)} epochs"
+    if distributed.world().main:
+        decision = info["decision"]
+        print(f"trained {args.model} for {len(info['history'])} epochs"
               + (f" on {info['processes']} processes" if info["processes"] > 1 else "")
-              + f"; checkpoint: {checkpoint}")
+              + f"; checkpoint: {out / 'checkpoint.pt'}"
+              + (f"\ndecision threshold A(x) >= {decision['threshold']:.4f}: {decision['rule']}" if decision else
+                 "\nno decision threshold stored (--validation-ratio 0): pass --threshold to `daad score`"))
     return info
 
 
@@ -143,16 +119,19 @@ def cmd_eval(args) -> dict:
               "model_config": state["model_config"], "train_config": state.get("train_config"),
               "epochs": state["epoch"], "eval_wall_time_s": time.perf_counter() - began, **results}
     out = Path(args.out) if args.out else Path(args.checkpoint).with_name("eval.json")
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
     shown = ", ".join(f"{label} {results[key]:.4f}" for key, label in METRIC_NAMES.items() if results[key] is not None)
     print(f"{results['variant']}: {shown} on {results['num_test']} test images "
           f"({results['num_anomalous']} anomalous); wrote {out}")
     if "decision" in results:
         decision = results["decision"]
-        update_checkpoint(args.checkpoint, decision=decision)
+        decision_path = out.with_name(DECISION_NAME)
+        atomic_write_text(decision_path, json.dumps({**run_info(), "checkpoint": str(args.checkpoint),
+                                                     **decision}, indent=2) + "\n")
         flagged = decision["flagged"]
-        print(f"stored the decision threshold A(x) >= {decision['threshold']:.4f} in {args.checkpoint} "
-              f"(F1-max on this test set, {decision['f1_on_test']:.3f}: it uses the test labels); it flags "
+        print(f"wrote the F1-max threshold A(x) >= {decision['threshold']:.4f} to {decision_path} "
+              f"(F1 {decision['f1_on_test']:.3f} on this test set: it uses the test labels, so "
+              f"`daad score` applies it only with --threshold-from test); it flags "
               f"{flagged['anomalous']} of {flagged['of_anomalous']} anomalous and {flagged['normal']} of "
               f"{flagged['of_normal']} normal test images")
     else:
@@ -161,22 +140,21 @@ def cmd_eval(args) -> dict:
     return report
 
 
-def save_map_figure(path: Path, image: torch.Tensor, x_hat: torch.Tensor, amap: torch.Tensor, title: str):
+def save_map_figure(path: Path, picture, reconstruction: torch.Tensor, amap: torch.Tensor, title: str) -> None:
+    """input | reconstruction | anomaly map over the input (:func:`daad_lib.viz.heatmap_overlay`)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    def show(t):
-        return ((t.permute(1, 2, 0).squeeze(-1) + 1) / 2).clamp(0, 1).numpy()
+    from .viz import heatmap_overlay, to_numpy_image
 
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.3))
-    cmap = "gray" if image.shape[0] == 1 else None
-    axes[0].imshow(show(image), cmap=cmap)
+    grey = picture.mode == "L"
+    axes[0].imshow(picture, cmap="gray" if grey else None)
     axes[0].set_title("input")
-    axes[1].imshow(show(x_hat), cmap=cmap)
+    axes[1].imshow(to_numpy_image(reconstruction), cmap="gray" if grey else None, vmin=0, vmax=1)
     axes[1].set_title("reconstruction")
-    axes[2].imshow(show(image), cmap=cmap)
-    shown = axes[2].imshow(amap.numpy(), cmap="jet", alpha=0.5)
+    shown = heatmap_overlay(axes[2], picture, amap)
     axes[2].set_title("anomaly map")
     fig.colorbar(shown, ax=axes[2], fraction=0.046)
     for axis in axes:
@@ -187,41 +165,62 @@ def save_map_figure(path: Path, image: torch.Tensor, x_hat: torch.Tensor, amap: 
     plt.close(fig)
 
 
+def score_threshold(args, detector: Detector) -> tuple[float | None, str | None]:
+    """The threshold ``daad score`` applies, and its rule (see THRESHOLD_HELP)."""
+    if args.threshold is not None:
+        return args.threshold, "--threshold given on the command line"
+    if args.threshold_from == "test":
+        path = Path(args.checkpoint).with_name(DECISION_NAME)
+        if not path.is_file():
+            raise FileNotFoundError(f"--threshold-from test needs {path}: run `daad eval {args.checkpoint}` first")
+        decision = json.loads(path.read_text())
+        return decision["threshold"], decision["rule"]
+    if detector.decision is None:
+        return None, None
+    return detector.decision["threshold"], detector.decision["rule"]
+
+
+def check_score_inputs(args) -> Path:
+    """Every problem with ``daad score``'s inputs and output folder, before anything is written."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    if (out / "scores.json").exists() and not args.overwrite:
+        raise RunFolderError(f"{out} already holds scores.json: pass --overwrite to replace it, or another --out")
+    missing = [path for path in args.images if not Path(path).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no such image file: {', '.join(missing)} (nothing was written)")
+    return out
+
+
 def cmd_score(args) -> list[dict]:
-    detector, state = load_detector(args.checkpoint, args.model)
-    config = detector.config
-    ranges, decision = state.get("score_stats"), state.get("decision")
-    gamma = decision["gamma"] if decision else config.gamma
-    threshold = args.threshold if args.threshold is not None else (decision or {}).get("threshold")
-    if ranges is None:
+    detector = Detector.load(args.checkpoint, args.model)
+    threshold, rule = score_threshold(args, detector)
+    out = check_score_inputs(args)
+    mode = "RGB" if detector.config.channels == 3 else "L"
+    pictures = [as_pil(path, mode) for path in args.images]  # every image decoded before any output
+    if detector.score_stats is None:
         print("note: the checkpoint has no training-image score range: printing R(x) and L(x) only")
     elif threshold is None:
-        print("note: no decision threshold in the checkpoint: run `daad eval` on it first, or pass --threshold")
-    out = Path(args.out)
+        print("note: no decision threshold: the run held out no normal images (--validation-ratio 0); "
+              "pass --threshold, or --threshold-from test after `daad eval`")
+    predictions = predict(detector, pictures, detector.score_stats, threshold, device=args.device)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for path in args.images:
-        x = load_image(path, config.image_size, config.channels)[None]  # (1, C, S, S)
-        scores = score_batch(detector, x)
-        row = {"image": str(path), "R": float(scores["recon"][0]),
-               "L": None if scores["align"] is None else float(scores["align"][0])}
-        if ranges:  # A(x) of Eq. 7 on the scale of the training images (normal ones are <= ~1)
-            row["A"] = float(fuse(scores["recon"], scores["align"], gamma, ranges)[0])
-        if "A" in row and threshold is not None:
-            row["decision"] = "anomalous" if row["A"] >= threshold else "normal"
-        row["map"] = str(out / f"{Path(path).stem}_map.png")
-        save_map_figure(Path(row["map"]), x[0], scores["x_hat"][0], scores["map"][0],
-                        f"{Path(path).name}: R={row['R']:.4f}" + (f"  A={row['A']:.2f}" if "A" in row else "")
-                        + (f"  {row['decision']}" if "decision" in row else ""))
+    for path, name, picture, prediction in zip(args.images, unique_names(args.images), pictures, predictions):
+        decision = None if prediction["anomalous"] is None else ("anomalous" if prediction["anomalous"] else "normal")
+        row = {"image": str(path), "A": prediction["score"], "R": prediction["recon"], "L": prediction["align"],
+               "decision": decision, "map": str(out / f"{name}_map.png")}
+        save_map_figure(Path(row["map"]), picture, prediction["reconstruction"], prediction["map"],
+                        f"{Path(path).name}: R={row['R']:.4f}" + (f"  A={row['A']:.2f}" if row["A"] is not None else "")
+                        + (f"  {decision}" if decision else ""))
         rows.append(row)
-        print(f"{path}: " + (f"{row['decision']:9s} " if "decision" in row else "")
-              + (f"A(x)={row['A']:.3f} " if "A" in row else "") + f"R(x)={row['R']:.5f}"
+        print(f"{path}: " + (f"{decision:9s} " if decision else "")
+              + (f"A(x)={row['A']:.3f} " if row["A"] is not None else "") + f"R(x)={row['R']:.5f}"
               + (f" L(x)={row['L']:.5f}" if row["L"] is not None else "") + f" -> {row['map']}")
-    rule = ("--threshold given on the command line" if args.threshold is not None
-            else decision["rule"] if decision else None)
-    (out / "scores.json").write_text(json.dumps({**run_info(), "checkpoint": str(args.checkpoint),
-                                                 "threshold": threshold, "threshold_rule": rule, "gamma": gamma,
-                                                 "scores": rows}, indent=2) + "\n")
+    atomic_write_text(out / "scores.json", json.dumps({**run_info(), "checkpoint": str(args.checkpoint),
+                                                      "threshold": threshold, "threshold_rule": rule,
+                                                      "gamma": detector.config.gamma, "scores": rows}, indent=2) + "\n")
     return rows
 
 
@@ -256,12 +255,15 @@ def cmd_demo(args) -> dict:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="daad", description="Divide-and-Assemble anomaly detection (ICCV 2021)")
     sub = top.add_subparsers(dest="command", required=True)
+    shows_defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
+    recipe = TrainConfig()  # the training flags' defaults are TrainConfig's
 
-    p = sub.add_parser("train", help="train a model on the normal images of a dataset",
+    p = sub.add_parser("train", help="train a model on the normal images of a dataset", **shows_defaults,
                        epilog="On several GPUs (or CPU processes): torchrun --nproc_per_node N -m daad_lib.cli "
                               "train ... ; --batch-size stays the global batch, split across the processes.")
     p.add_argument("--dataset", choices=DATASETS, default="mvtec")
-    p.add_argument("--category", default="bottle", help="MVTec AD category (default bottle)")
+    p.add_argument("--category", default=None,
+                   help="MVTec AD category (bottle when --data-dir holds several; a category folder names itself)")
     p.add_argument("--normal-class", type=int, default=0, help="normal class for mnist/cifar10/digits")
     folder = p.add_argument_group("--dataset folder: your own images (nested folders allowed)")
     folder.add_argument("--normal-dir", default=None, help="normal images (training, minus the held-out share)")
@@ -271,19 +273,19 @@ def parser() -> argparse.ArgumentParser:
     folder.add_argument("--normal-test-dir", default=None,
                         help="normal test images (default: hold out --normal-split-ratio of --normal-dir)")
     folder.add_argument("--normal-split-ratio", type=float, default=0.2,
-                        help="share of --normal-dir held out for testing without --normal-test-dir (default 0.2)")
-    folder.add_argument("--split-seed", type=int, default=0, help="seed of that split (default 0)")
-    folder.add_argument("--channels", type=int, choices=(1, 3), default=None, help="3 (RGB, default) or 1 (grey)")
+                        help="share of --normal-dir held out for testing without --normal-test-dir")
+    folder.add_argument("--split-seed", type=int, default=0, help="seed of that split")
+    folder.add_argument("--channels", type=int, choices=(1, 3), default=None, help="3 (RGB; the default) or 1 (grey)")
     p.add_argument("--model", choices=sorted(PRESETS), default="daad")
     p.add_argument("--image-size", type=int, default=None, help="default 256 for mvtec and folder, else 32")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help=f"forward passes in float32 or under bfloat16 autocast; auto (default) = bf16 where "
-                        f"the device computes it natively (CUDA, CPUs with AVX-512-BF16/AMX), else fp32")
-    p.add_argument("--num-workers", type=int, default=0,
-                   help="0 (default): decode the images once and keep them in memory; N > 0: decode them "
+    p.add_argument("--epochs", type=int, default=recipe.epochs)
+    p.add_argument("--batch-size", type=int, default=recipe.batch_size)
+    p.add_argument("--seed", type=int, default=recipe.seed)
+    p.add_argument("--precision", choices=PRECISIONS, default=recipe.precision,
+                   help="forward passes in float32 or under bfloat16 autocast; auto = bf16 where "
+                        "the device computes it natively (CUDA, CPUs with AVX-512-BF16/AMX), else fp32")
+    p.add_argument("--num-workers", type=int, default=recipe.num_workers,
+                   help="0: decode the images once and keep them in memory; N > 0: decode them "
                         "in N DataLoader workers every epoch (for data that does not fit in memory)")
     p.add_argument("--keep-epochs", type=int, nargs="+", default=None, metavar="E",
                    help="also keep OUT/checkpoint_epochNNNN.pt after these epochs (e.g. 25 50 100)")
@@ -293,16 +295,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=None, help="T of softmax(similarity / T)")
     p.add_argument("--addressing", choices=ADDRESSING, default=None,
                    help="memory addressing: cosine (the paper, Eq. 1) or dot-shrink (MemAE)")
-    p.add_argument("--threshold", type=float, default=None, help="drop / shrink threshold (default 1/N)")
+    p.add_argument("--drop-threshold", type=float, default=None,
+                   help="memory weights below it are dropped (cosine) or shrunk (dot-shrink); default 1/N")
     p.add_argument("--lambda-entropy", type=float, default=None, help="weight of MemAE's entropy loss")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--gamma", type=float, default=None)
     p.add_argument("--data-dir", default=None, help="data root (default $DAAD_DATA_DIR or ../shared/data)")
+    p.add_argument("--validation-ratio", type=float, default=VALIDATION_RATIO,
+                   help="share of the normal training images held out of training to set the decision "
+                        "threshold without test labels (0: none held out, no threshold stored)")
+    p.add_argument("--threshold-quantile", type=float, default=THRESHOLD_QUANTILE,
+                   help="the decision threshold is this quantile of A(x) on the held-out normal images")
     p.add_argument("--out", default=None, help="output folder (default runs/<dataset>_<model>)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in OUT from its checkpoint (the recipe and data must be the same)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in OUT (its files are removed first); without it an existing run is refused")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--eval-every", type=int, default=0, metavar="N",
+    p.add_argument("--eval-every", type=int, default=recipe.eval_every, metavar="N",
                    help="every N epochs, compute the test metrics and add them to OUT/log.jsonl: for watching "
                         "a run, not for choosing an epoch (that would tune the model on the test set)")
     p.add_argument("--tensorboard", action="store_true",
@@ -313,11 +324,11 @@ def parser() -> argparse.ArgumentParser:
                    help="under torchrun on GPUs: BatchNorm statistics over the whole global batch")
     p.set_defaults(run=cmd_train)
 
-    p = sub.add_parser("eval", help="image (and pixel) metrics of a checkpoint on its test set; stores the "
-                                    "decision threshold that `daad score` uses",
+    p = sub.add_parser("eval", help="image (and pixel) metrics of a checkpoint on its test set",
                        description="Image AUROC, F1-max and AUPR of A(x) (Eq. 7); pixel AUROC, AUPRO and F1-max "
-                                   "when the test set has masks. Also stores in the checkpoint the threshold "
-                                   "that `daad score` applies: " + THRESHOLD_HELP + ".")
+                                   "when the test set has masks. Writes eval.json and decision.json (the F1-max "
+                                   "cut on the test set) beside the checkpoint; the checkpoint is not changed.",
+                       **shows_defaults)
     p.add_argument("checkpoint")
     p.add_argument("--model", default=None, help="insist the checkpoint holds this model")
     p.add_argument("--data-dir", default=None)
@@ -328,15 +339,21 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score", help="score images, call each normal or anomalous, write anomaly-map PNGs",
                        description="A(x) of each image on the training images' scale, and a decision: anomalous "
-                                   "when A(x) >= the threshold; " + THRESHOLD_HELP + ".")
+                                   "when A(x) >= the threshold; " + THRESHOLD_HELP + ".", **shows_defaults)
     p.add_argument("checkpoint")
     p.add_argument("images", nargs="+")
     p.add_argument("--model", default=None)
-    p.add_argument("--threshold", type=float, default=None, help="use this threshold on A(x) instead of the stored one")
+    p.add_argument("--threshold", type=float, default=None, help="use this threshold on A(x)")
+    p.add_argument("--threshold-from", choices=("normal", "test"), default="normal",
+                   help="normal: the quantile of held-out normal training images (daad train); "
+                        "test: the F1-max cut on the test set (daad eval; optimistic)")
     p.add_argument("--out", default="scores")
+    p.add_argument("--overwrite", action="store_true", help="replace the scores already in OUT")
+    p.add_argument("--device", default="cpu")
     p.set_defaults(run=cmd_score)
 
-    p = sub.add_parser("demo", help="train AE and DAAD on scikit-learn digits (no download) and compare")
+    p = sub.add_parser("demo", help="train AE and DAAD on scikit-learn digits (no download) and compare",
+                       **shows_defaults)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--normal-class", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
@@ -347,7 +364,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 USER_ERRORS = (ValueError, FileNotFoundError, CheckpointError, MVTecLayoutError, FolderLayoutError,
-               CorruptImageError, TrainingDiverged, MissingExtra)
+               CorruptImageError, TrainingDiverged, MissingExtra, RunFolderError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ MEMORY_PLACES = ("none", "bottleneck", "all")
 DEPTH = 4  # stride-2 stages: 16x downsampling, as the paper's AE (Fig. 2)
 PAPER_IMAGE_SIZE, PAPER_RATE = 256, 8  # Sec. 4.1
 BLOCK_PIXELS = PAPER_IMAGE_SIZE // PAPER_RATE  # 32: the image pixels a block spans in the paper
+MAX_IMAGE_SIZE = 4096  # beyond this a single image's activations exceed any machine's memory
 
 
 def block_rates(image_size: int, depth: int = DEPTH) -> tuple[int, int, int]:
@@ -95,7 +96,7 @@ class ModelConfig:
     num_items: int = 500
     temperature: float = 1.0
     addressing: str = "cosine"  # "cosine" (the paper, Eq. 1) or "dot-shrink" (MemAE)
-    threshold: float | None = None  # drop / shrink threshold of the weights; None = 1/N
+    drop_threshold: float | None = None  # weights below it are dropped (or shrunk); None = 1/N
     lambda_entropy: float = 0.0  # weight of MemAE's entropy loss on the addressing weights
     discriminator: bool = False
     adv_loss: bool = False  # generator's adversarial term L_adv (Eq. 5)
@@ -135,6 +136,9 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
+        values = dict(values)
+        if "threshold" in values:  # checkpoints written before the field was renamed
+            values["drop_threshold"] = values.pop("threshold")
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
@@ -148,16 +152,21 @@ def validate(config: ModelConfig) -> None:
         raise ValueError(f"memory must be one of {MEMORY_PLACES}, got {config.memory!r}")
     if config.addressing not in ADDRESSING:
         raise ValueError(f"addressing must be one of {ADDRESSING}, got {config.addressing!r}")
-    if config.threshold is not None and not 0 <= config.threshold < 1:
-        raise ValueError(f"threshold must lie in [0, 1), got {config.threshold}")
+    if config.drop_threshold is not None and not 0 <= config.drop_threshold < 1:
+        raise ValueError(f"drop_threshold must lie in [0, 1), got {config.drop_threshold}")
     if config.channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {config.channels}")
     factor = 2 ** config.depth
+    if config.image_size > MAX_IMAGE_SIZE:
+        raise ValueError(f"image size {config.image_size} is larger than {MAX_IMAGE_SIZE} px: one such image "
+                         f"would need gigabytes of activations; resize the images (the paper uses 256 px)")
     if config.image_size < factor or config.image_size % factor:
         raise ValueError(
-            f"image size {config.image_size} is not a multiple of {factor}: the encoder has "
+            f"image size {config.image_size} is not a positive multiple of {factor}: the encoder has "
             f"{config.depth} stride-2 stages (widths {config.widths}), so the image size must be "
             f"divisible by 2**{config.depth} = {factor}")
+    if config.rates is not None and (len(config.rates) != 3 or min(config.rates) < 1):
+        raise ValueError(f"rates (r_h, r_w, r_c) must be three positive integers, got {config.rates}")
     if config.rates is not None:
         for scale in config.memory_scales():
             try:

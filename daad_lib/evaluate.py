@@ -10,10 +10,10 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .data.cache import in_memory
+from .device import select_device
 from .metrics import aupr, aupro, f1_max, image_auroc, pixel_auroc
 from .models import Detector
 from .scoring import fuse, score_batch, score_ranges
-from .train import select_device
 
 
 def ordered_batches(dataset: Dataset, batch_size: int, num_workers: int = 0):
@@ -81,7 +81,8 @@ def metrics_from_scores(scores: dict, gamma: float) -> dict:
 
 
 def decision_threshold(scores: dict, gamma: float, ranges: dict) -> dict:
-    """The threshold ``daad score`` applies to A(x): F1-max on this (test) set.
+    """The optimistic threshold: F1-max of A(x) on this (test) set (``daad score
+    --threshold-from test``; the default is :func:`normal_threshold`).
 
     A(x) is computed on the fixed ``ranges`` (the training images' min and max of R and L,
     the checkpoint's ``score_stats``), the scale on which a single image is scored. The
@@ -97,6 +98,25 @@ def decision_threshold(scores: dict, gamma: float, ranges: dict) -> dict:
             "num_test": len(labels),
             "flagged": {"normal": int(flagged[~labels].sum()), "of_normal": int((~labels).sum()),
                         "anomalous": int(flagged[labels].sum()), "of_anomalous": int(labels.sum())}}
+
+
+def normal_threshold(scores: dict, gamma: float, ranges: dict, quantile: float) -> dict:
+    """The threshold ``daad score`` applies by default: a high ``quantile`` of A(x) over
+    normal images the model did not train on (a held-out share of the normal training
+    images). No test image and no label enters, so it is an honest cut for new images: by
+    construction about ``1 - quantile`` of normal images like these score above it.
+
+    A(x) is on the fixed training-image ``ranges``, as for a single scored image. The
+    quantile is linearly interpolated (``torch.quantile``), so with fewer than
+    ``1 / (1 - quantile)`` images it lies near their largest score.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"the threshold quantile must lie in (0, 1), got {quantile}")
+    fused = fuse(scores["recon"], scores.get("align"), gamma, ranges)
+    return {"threshold": float(torch.quantile(fused.double(), quantile)), "gamma": gamma,
+            "score_ranges": ranges, "quantile": quantile, "num_images": len(fused),
+            "rule": f"the {quantile:g} quantile of A(x) on {len(fused)} held-out normal training images "
+                    f"(no test images, no labels); A(x) >= threshold is anomalous"}
 
 
 @torch.no_grad()

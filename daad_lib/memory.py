@@ -82,29 +82,29 @@ def similarity(queries: torch.Tensor, items: torch.Tensor, addressing: str = "co
 
 
 def address(queries: torch.Tensor, items: torch.Tensor, temperature: float = 1.0,
-            addressing: str = "cosine", threshold: float | None = None) -> torch.Tensor:
+            addressing: str = "cosine", drop_threshold: float | None = None) -> torch.Tensor:
     """Addressing weights (B, Q, N) of (B, Q, D) queries over (N, D) items; each row sums to 1.
 
     * ``"cosine"`` (the paper): Eq. 1, w = softmax(cos(q, m) / T), then the paper's rule:
-      weights below ``threshold`` (default 1/N) are dropped and the rest renormalised
+      weights below ``drop_threshold`` (default 1/N) are dropped and the rest renormalised
       (the renormalisation is ours: the paper only says the items are dropped).
     * ``"dot-shrink"`` (MemAE, Gong et al. 2019, Eq. 7 there): w = softmax(q·m / T), hard
-      shrinkage w' = max(w - λ, 0) w / |w - λ| with λ = ``threshold`` (default 1/N),
+      shrinkage w' = max(w - λ, 0) w / |w - λ| with λ = ``drop_threshold`` (default 1/N),
       then L1 renormalisation.
     """
     if addressing not in ADDRESSING:
         raise ValueError(f"addressing must be one of {ADDRESSING}, got {addressing!r}")
     num_items = items.shape[0]
-    threshold = 1.0 / num_items if threshold is None else threshold
+    drop_threshold = 1.0 / num_items if drop_threshold is None else drop_threshold
     weights = torch.softmax(similarity(queries, items, addressing) / temperature, dim=-1)  # (B, Q, N)
     if addressing == "cosine":
-        kept = weights * (weights >= threshold)  # drop items below the threshold
+        kept = weights * (weights >= drop_threshold)  # drop items below the drop_threshold
     else:
-        shifted = weights - threshold
+        shifted = weights - drop_threshold
         kept = torch.relu(shifted) * weights / (shifted.abs() + 1e-12)  # MemAE's hard shrinkage
     total = kept.sum(dim=-1, keepdim=True)  # (B, Q, 1)
-    # With threshold <= 1/N the largest of N weights that sum to 1 survives, so a row is never
-    # empty in exact arithmetic; rounding (or a larger threshold) can still empty one: keep it whole.
+    # With drop_threshold <= 1/N the largest of N weights that sum to 1 survives, so a row is never
+    # empty in exact arithmetic; rounding (or a larger drop_threshold) can still empty one: keep it whole.
     return torch.where(total > 0, kept / total.clamp_min(1e-12), weights)
 
 
@@ -118,7 +118,7 @@ class BlockMemory(nn.Module):
         temperature: T in softmax(similarity / T). The paper uses T = 1 (plain cosine), which
             makes the weights nearly uniform; T < 1 is a labelled extension.
         addressing: ``"cosine"`` (the paper, Eq. 1) or ``"dot-shrink"`` (MemAE's rule).
-        threshold: the weight below which items are dropped (cosine) or shrunk away
+        drop_threshold: the weight below which items are dropped (cosine) or shrunk away
             (dot-shrink); None means the paper's 1/N.
 
     Forward returns the assembled map (B, C, H, W) and the weights (B, Q, N).
@@ -131,7 +131,7 @@ class BlockMemory(nn.Module):
 
     def __init__(self, shape: tuple[int, int, int], rates: tuple[int, int, int],
                  num_items: int = 500, temperature: float = 1.0, addressing: str = "cosine",
-                 threshold: float | None = None):
+                 drop_threshold: float | None = None):
         super().__init__()
         shape, rates = tuple(int(s) for s in shape), tuple(int(r) for r in rates)
         check_rates(shape, rates)
@@ -142,7 +142,7 @@ class BlockMemory(nn.Module):
         if addressing not in ADDRESSING:
             raise ValueError(f"addressing must be one of {ADDRESSING}, got {addressing!r}")
         self.shape, self.rates, self.temperature = shape, rates, float(temperature)
-        self.addressing, self.threshold = addressing, threshold
+        self.addressing, self.drop_threshold = addressing, drop_threshold
         channels, height, width = shape
         r_h, r_w, r_c = rates
         self.block_dim = (channels // r_c) * (height // r_h) * (width // r_w)  # D
@@ -159,7 +159,7 @@ class BlockMemory(nn.Module):
             raise ValueError(f"BlockMemory built for (C, H, W) = {self.shape} got a map of "
                              f"shape {tuple(features.shape)}")
         queries = divide(features, self.rates)  # (B, Q, D)
-        weights = address(queries, self.items, self.temperature, self.addressing, self.threshold)  # (B, Q, N)
+        weights = address(queries, self.items, self.temperature, self.addressing, self.drop_threshold)  # (B, Q, N)
         read = weights @ self.items  # (B, Q, D), Eq. 2
         return assemble(read, self.shape, self.rates), weights
 

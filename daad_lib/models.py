@@ -29,6 +29,34 @@ class Detector(nn.Module):
         self.config = config
         self.generator = Generator(config)
         self.discriminator = Discriminator(config) if config.discriminator else None
+        self.score_stats: dict | None = None  # training images' range of R(x), L(x) (daad train)
+        self.decision: dict | None = None  # label-free threshold on A(x) and its rule (daad train)
+
+    @classmethod
+    def load(cls, path, variant: str | None = None) -> "Detector":
+        """The trained detector of a checkpoint (a safe, weights-only load), in eval mode, with
+        the score range and decision threshold that ``daad train`` stored in it.
+
+        >>> detector = Detector.load("runs/bottle/checkpoint.pt")            # doctest: +SKIP
+        >>> detector.predict(["broken.png"])[0]["anomalous"]                  # doctest: +SKIP
+        True
+        """
+        from .checkpoint import load_detector  # checkpoint.py builds Detectors
+
+        detector, state = load_detector(path, variant)
+        detector.score_stats, detector.decision = state.get("score_stats"), state.get("decision")
+        return detector
+
+    def predict(self, images, threshold: float | None = None, device: str = "cpu") -> list[dict]:
+        """Score images (paths, PIL images, numpy arrays or tensors): per image its ``score``
+        A(x), its ``map`` at the image's own height and width and whether it is ``anomalous``
+        (``score >= threshold``; by default the stored label-free threshold). See
+        :func:`daad_lib.predict.predict` for every field."""
+        from .predict import predict  # predict.py uses this module
+
+        if threshold is None and self.decision is not None:
+            threshold = self.decision["threshold"]
+        return predict(self, images, self.score_stats, threshold, device=device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction x̂ of x (B, C, S, S)."""

@@ -55,7 +55,7 @@ class Generator(nn.Module):
         shapes = config.feature_shapes()
         self.memories = nn.ModuleDict({
             str(s): BlockMemory(shapes[s], config.rates_at(s), config.num_items, config.temperature,
-                                config.addressing, config.threshold)
+                                config.addressing, config.drop_threshold)
             for s in config.memory_scales()})
         # decoder[i] upsamples scale i to scale i-1; its input carries the skip from scale i.
         self.decoder = nn.ModuleList()

@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,15 +33,16 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from . import distributed, losses
-from .checkpoint import load_checkpoint, restore_training, save_checkpoint, training_state
+from . import distributed, losses, rundir
+from .checkpoint import differences, load_checkpoint, restore_training, save_checkpoint, training_state
 from .config import make_config
 from .data.cache import InMemory, in_memory
+from .device import PRECISIONS, autocast, resolve_precision, select_device
+from .evaluate import metrics_from_scores, score_dataset
 from .models import Detector
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def kept_checkpoint_name(epoch: int) -> str:
@@ -80,17 +80,6 @@ class TrainConfig:
         self.betas, self.keep_epochs = tuple(self.betas), tuple(int(e) for e in self.keep_epochs)
 
 
-def select_device(name: str = "auto") -> torch.device:
-    """``"auto"`` picks cuda, then mps, then cpu; any other name is used as given."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def draw_flips(num_images: int, generator: torch.Generator) -> torch.Tensor:
     """Which images to flip: (2, B, 1, 1, 1) bool, horizontal then vertical, each with probability 1/2."""
     return torch.rand(2, num_images, 1, 1, 1, generator=generator) < 0.5
@@ -111,28 +100,6 @@ def random_flips(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """The random stream of one epoch: the same whether training was resumed or not."""
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 natively: CUDA with bf16 support, or a CPU with
-    AVX-512-BF16 or AMX (elsewhere bf16 is emulated and slower than fp32)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return False
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``"auto"`` becomes ``"bf16"`` where :func:`native_bf16`, else ``"fp32"``."""
-    if precision == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    return precision
-
-
-def autocast(device: torch.device, precision: str):
-    """The context of a forward pass: bfloat16 autocast for ``"bf16"``, a no-op for ``"fp32"``."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def make_optimizers(detector: Detector, betas) -> tuple[torch.optim.Adam, torch.optim.Adam | None]:
@@ -273,8 +240,6 @@ def log_to_tensorboard(writer, entry: dict) -> None:
 
 def monitor(detector: Detector, eval_set: Dataset, device: torch.device) -> dict:
     """Test metrics of the model as it is now (``eval_every``); leaves it in training mode."""
-    from .evaluate import metrics_from_scores, score_dataset  # evaluate.py imports this module
-
     began = time.perf_counter()
     scores = score_dataset(detector, eval_set, device=str(device))
     detector.train()
@@ -303,17 +268,53 @@ def check_run(tc: TrainConfig, num_images: int, world_size: int, eval_set, out: 
 
 def train(detector: Detector, dataset: Dataset, train_config: TrainConfig | None = None,
           out_dir: str | Path | None = None, resume: bool = False, device: str = "auto",
-          dataset_spec: dict | None = None, progress: bool = True, eval_set: Dataset | None = None
-          ) -> list[dict]:
+          dataset_spec: dict | None = None, progress: bool = True, eval_set: Dataset | None = None,
+          overwrite: bool = False) -> list[dict]:
     """Train ``detector`` on the normal images of ``dataset``; returns the per-epoch history.
 
     With ``out_dir``, a checkpoint is written there after every epoch (and kept as
     ``checkpoint_epochNNNN.pt`` after each epoch of ``train_config.keep_epochs``), and
-    ``log.jsonl`` gets one line per epoch; with ``resume``, training continues from that
-    checkpoint up to ``train_config.epochs`` epochs. ``eval_set`` is the test split that
+    ``log.jsonl`` gets one line per epoch. The folder is claimed for this process
+    (:func:`daad_lib.rundir.claim`: a second writer is refused) and must not hold another
+    run unless ``overwrite`` (which removes it) or ``resume``, which continues from its
+    checkpoint up to ``train_config.epochs`` epochs and refuses a changed recipe or dataset
+    (:func:`check_resumable`). ``eval_set`` is the test split that
     ``train_config.eval_every`` evaluates. In a process group (torchrun, see
-    :mod:`daad_lib.distributed`), every rank calls this and trains its share of each batch.
+    :mod:`daad_lib.distributed`), every rank calls this and trains its share of each batch;
+    rank 0 alone writes.
     """
+    if out_dir is None or distributed.world().rank != 0:
+        return train_claimed(detector, dataset, train_config, out_dir, resume, device, dataset_spec,
+                             progress, eval_set)
+    with rundir.claim(out_dir):
+        rundir.prepare(out_dir, resume, overwrite)
+        return train_claimed(detector, dataset, train_config, out_dir, resume, device, dataset_spec,
+                             progress, eval_set)
+
+
+RECIPE_FIELDS = ("seed", "batch_size", "flips", "betas", "precision")  # what the trained epochs depend on
+
+
+def check_resumable(state: dict, tc: TrainConfig, dataset_spec: dict | None, checkpoint: Path) -> None:
+    """Refuse to resume a run with another recipe or dataset than its finished epochs had: the
+    record would no longer describe them. The number of epochs, logging and the data root
+    (``data_dir``, e.g. after moving the data) may change."""
+    stored = state.get("train_config") or {}
+    changed = differences({k: stored.get(k) for k in RECIPE_FIELDS},
+                          {k: v for k, v in asdict(tc).items() if k in RECIPE_FIELDS})
+    if dataset_spec and state.get("dataset"):
+        drop = lambda spec: {k: v for k, v in spec.items() if k != "data_dir"}
+        changed += differences(drop(state["dataset"]), drop(dataset_spec))
+    if changed:
+        raise ValueError(f"cannot resume {checkpoint}: its {state['epoch']} epochs were trained with other "
+                         f"settings ({'; '.join(changed)}). Resume with the same settings, or start a new "
+                         f"run (--overwrite or another --out)")
+
+
+def train_claimed(detector: Detector, dataset: Dataset, train_config: TrainConfig | None,
+                  out_dir: str | Path | None, resume: bool, device: str, dataset_spec: dict | None,
+                  progress: bool, eval_set: Dataset | None) -> list[dict]:
+    """:func:`train`, once the run folder is this process's."""
     tc = train_config or TrainConfig()
     rank, world_size = distributed.world()
     main = rank == 0
@@ -331,9 +332,12 @@ def train(detector: Detector, dataset: Dataset, train_config: TrainConfig | None
     if resume:
         if checkpoint is None or not checkpoint.exists():
             raise FileNotFoundError(f"cannot resume: no checkpoint at {checkpoint}")
-        history, start = restore_training(load_checkpoint(checkpoint, detector.config.variant),
-                                          detector, opt_g, opt_d)
+        state = load_checkpoint(checkpoint, detector.config.variant)
+        check_resumable(state, tc, dataset_spec, checkpoint)
+        history, start = restore_training(state, detector, opt_g, opt_d)
         detector.to(dev)
+        if main:  # the log holds exactly the checkpoint's epochs (a kill may have cut it short or long)
+            rundir.atomic_write_text(out / LOG_NAME, "".join(json.dumps(entry) + "\n" for entry in history))
     generator = distributed.wrap(detector.generator, dev)
     discriminator = distributed.wrap(detector.discriminator, dev) if opt_d is not None else None
 
@@ -386,10 +390,10 @@ def save_epoch(out: Path, detector: Detector, tc: TrainConfig, dataset_spec: dic
                history: list[dict], opt_g, opt_d) -> None:
     """Write the checkpoint (and a kept copy at a milestone) and append the epoch to the log."""
     epoch = history[-1]["epoch"]
-    checkpoint = save_checkpoint(out / CHECKPOINT_NAME,
-                                 training_state(detector, asdict(tc), dataset_spec, history, opt_g, opt_d))
-    if epoch in tc.keep_epochs:
-        shutil.copyfile(checkpoint, out / kept_checkpoint_name(epoch))
+    state = training_state(detector, asdict(tc), dataset_spec, history, opt_g, opt_d)
+    save_checkpoint(out / CHECKPOINT_NAME, state)
+    if epoch in tc.keep_epochs:  # written whole (atomically) before the log line that names the epoch
+        save_checkpoint(out / kept_checkpoint_name(epoch), state)
     with open(out / LOG_NAME, "a") as log:
         log.write(json.dumps(history[-1]) + "\n")
 

@@ -70,6 +70,19 @@ def offline_player(html: str) -> str:
     return re.sub(r'<i class="fa ([^"]+)"></i>', lambda m: BUTTON_GLYPHS.get(m.group(1), "?"), html)
 
 
+def heatmap_overlay(ax, image, amap, alpha: float = 0.5, cmap: str = "jet"):
+    """Draw ``image`` (a PIL image, an (H, W[, 3]) array in [0, 1], or a (C, H, W) tensor in
+    [-1, 1]) with the anomaly map ``amap`` over it in ``cmap`` at ``alpha``; the map is
+    stretched over the image if their sizes differ. Returns the map's artist (for a colour bar).
+    Used by ``daad score``, the book and anyone who calls :meth:`Detector.predict`."""
+    array = np.asarray(image) / 255.0 if not isinstance(image, (np.ndarray, torch.Tensor)) else as_array(image)
+    height, width = array.shape[:2]
+    ax.imshow(array, cmap="gray" if array.ndim == 2 else None, vmin=0, vmax=1)
+    shown = ax.imshow(np.asarray(amap, dtype=float), cmap=cmap, alpha=alpha, extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+    ax.axis("off")
+    return shown
+
+
 def figure_to_array(fig: plt.Figure) -> np.ndarray:
     """Render a matplotlib figure to an (H, W, 3) array in [0, 1] (to use a plot as a slider frame)."""
     fig.canvas.draw()

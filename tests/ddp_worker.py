@@ -14,17 +14,18 @@ import torch
 
 def run(ranks_dir: str, argv: list[str]) -> int:
     from daad_lib import cli, distributed
+    from daad_lib import run as pipeline
 
     distributed.setup("cpu")
     trained = {}
-    real_train = cli.train
+    real_train = pipeline.train
 
     def train_and_keep(detector, *args, **kwargs):
         history = real_train(detector, *args, **kwargs)
         trained["state"] = detector.state_dict()
         return history
 
-    cli.train = train_and_keep
+    pipeline.train = train_and_keep
     codes = [cli.main([*argv, "--epochs", "1"]), cli.main([*argv, "--epochs", "2", "--resume"])]
     torch.save(trained["state"], Path(ranks_dir) / f"rank{distributed.world().rank}.pt")
     distributed.cleanup()

@@ -40,10 +40,10 @@ def test_train_eval_score_round_trip_on_mvtec_layout(tiny_mvtec, tmp_path, capsy
 
 def test_bad_input_gives_a_message_not_a_traceback(tiny_mvtec, tmp_path, capsys):
     assert main(["train", "--dataset", "mvtec", "--data-dir", str(tiny_mvtec), "--image-size", "100",
-                 "--out", str(tmp_path)]) == 2
-    assert "image size 100 is not a multiple of 16" in capsys.readouterr().err
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "image size 100 is not a positive multiple of 16" in capsys.readouterr().err
     assert main(["train", "--dataset", "mvtec", "--data-dir", str(tmp_path), "--category", "cable", "--model", "ae",
-                 "--image-size", "32", "--out", str(tmp_path)]) == 2
+                 "--image-size", "32", "--out", str(tmp_path / "run")]) == 2
     assert "cable does not exist" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "nothing.pt")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -71,22 +71,28 @@ def test_folder_dataset_without_masks_train_eval_score(tmp_path, capsys):
     report = json.loads((out / "eval.json").read_text())
     assert report["num_test"] == 6 and report["num_anomalous"] == 4  # 2 held-out normal + 4 defective
     assert report["pixel_auroc"] is None and 0 <= report["image_f1_max"] <= 1 and 0 <= report["image_aupr"] <= 1
-    state = load_checkpoint(out / "checkpoint.pt")
-    assert state["decision"] == report["decision"] and "test labels" in state["decision"]["rule"]
+    state = load_checkpoint(out / "checkpoint.pt")  # eval leaves the checkpoint as training wrote it
+    assert "held-out normal training images" in state["decision"]["rule"] and state["decision"]["num_images"] == 1
+    on_test = json.loads((out / "decision.json").read_text())  # the optimistic cut, beside it
+    assert on_test["threshold"] == report["decision"]["threshold"] and "test labels" in on_test["rule"]
     train_files = {path for path, _, _ in build_split(state["dataset"], "train").items}
     test_files = {path for path, _, _ in build_split(state["dataset"], "test").items}
     assert len(train_files) == 8 and not train_files & test_files  # eval rebuilt the held-out split
+    assert json.loads((out / "train.json").read_text())["num_train_images"] == 7  # 1 kept for the threshold
 
     images = [str(path) for path in sorted(test_files)[:3]]
-    threshold = state["decision"]["threshold"]
-    assert main(["score", str(out / "checkpoint.pt"), *images, "--out", str(tmp_path / "maps")]) == 0
-    rows = json.loads((tmp_path / "maps" / "scores.json").read_text())["scores"]
-    assert [row["decision"] for row in rows] == ["anomalous" if row["A"] >= threshold else "normal" for row in rows]
+    for source, threshold in (("normal", state["decision"]["threshold"]), ("test", on_test["threshold"])):
+        assert main(["score", str(out / "checkpoint.pt"), *images, "--out", str(tmp_path / "maps"),
+                     "--threshold-from", source, "--overwrite"]) == 0
+        scored = json.loads((tmp_path / "maps" / "scores.json").read_text())
+        assert scored["threshold"] == threshold
+        assert [row["decision"] for row in scored["scores"]] == \
+            ["anomalous" if row["A"] >= threshold else "normal" for row in scored["scores"]]
     printed = capsys.readouterr().out
-    assert "stored the decision threshold" in printed and printed.count("A(x)=") == 3
+    assert "wrote the F1-max threshold" in printed and printed.count("A(x)=") == 6
     for forced, verdict in (("-1e9", "anomalous"), ("1e9", "normal")):
         assert main(["score", str(out / "checkpoint.pt"), *images, f"--threshold={forced}",
-                     "--out", str(tmp_path / "maps")]) == 0
+                     "--out", str(tmp_path / "maps"), "--overwrite"]) == 0
         assert {row["decision"] for row in json.loads((tmp_path / "maps" / "scores.json").read_text())["scores"]} \
             == {verdict}
 

@@ -22,7 +22,8 @@ from daad_lib.train import (TrainConfig, apply_flips, check_run, draw_flips, epo
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "stripes", "--model", "daad_plus", "--image-size", "32", "--widths", "8", "16", "32",
-        "--rates", "2", "2", "1", "--num-items", "20", "--device", "cpu", "--precision", "fp32", "--no-progress"]
+        "--rates", "2", "2", "1", "--num-items", "20", "--device", "cpu", "--precision", "fp32", "--no-progress",
+        "--validation-ratio", "0"]  # train on every image, as the one-process references do
 
 
 def flipped_batches(dataset, rank: int, world_size: int) -> list[torch.Tensor]:
@@ -125,7 +126,7 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     assert rank0.keys() == rank1.keys()
     for name in rank0:
         assert torch.equal(rank0[name], rank1[name]), name
-    assert sorted(path.name for path in out.iterdir()) == ["checkpoint.pt", "log.jsonl", "train.json"]
+    assert sorted(path.name for path in out.iterdir()) == [".lock", "checkpoint.pt", "log.jsonl", "train.json"]
     assert run.stdout.count("trained daad_plus for") == 2  # rank 0 only, once per command
     ddp = load_checkpoint(out / "checkpoint.pt")
     assert ddp["epoch"] == 2 and len((out / "log.jsonl").read_text().splitlines()) == 2

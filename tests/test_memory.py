@@ -10,10 +10,10 @@ from daad_lib.memory import BlockMemory, address, assemble, divide
 
 
 def reference_weights(q: torch.Tensor, items: torch.Tensor, addressing: str = "cosine",
-                      temperature: float = 1.0, threshold: float | None = None) -> torch.Tensor:
+                      temperature: float = 1.0, drop_threshold: float | None = None) -> torch.Tensor:
     """The addressing weights of one query, item by item, written as the papers state them."""
     n = items.shape[0]
-    lam = 1.0 / n if threshold is None else threshold
+    lam = 1.0 / n if drop_threshold is None else drop_threshold
     if addressing == "cosine":  # DAAD Eq. 1, then drop weights below 1/N and renormalise
         sims = torch.stack([q @ m / (q.norm() * m.norm()) for m in items])
         w = torch.exp(sims / temperature) / torch.exp(sims / temperature).sum()
@@ -64,9 +64,9 @@ def test_matches_slow_reference(rates):
 
 @pytest.mark.parametrize("addressing", [
     dict(addressing="cosine", temperature=0.1),
-    dict(addressing="cosine", temperature=1.0, threshold=0.1),
+    dict(addressing="cosine", temperature=1.0, drop_threshold=0.1),
     dict(addressing="dot-shrink", temperature=1.0),
-    dict(addressing="dot-shrink", temperature=2.0, threshold=0.05)])
+    dict(addressing="dot-shrink", temperature=2.0, drop_threshold=0.05)])
 @pytest.mark.parametrize("rates", [(2, 2, 1), (1, 1, 1), (2, 4, 2)])
 def test_addressing_options_match_slow_reference(addressing, rates):
     torch.manual_seed(5)

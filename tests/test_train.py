@@ -70,14 +70,22 @@ def test_random_flips_flip_whole_images():
 
 
 def test_device_selection(monkeypatch):
-    from daad_lib.train import select_device
+    from daad_lib.device import select_device
 
-    assert select_device("cpu").type == "cpu" and select_device("cuda:1") == torch.device("cuda", 1)
+    assert select_device("cpu").type == "cpu"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert select_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(ValueError, match="has 2 CUDA GPU"):
+        select_device("cuda:2")
     assert select_device("auto").type == "cuda"  # CUDA first
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert select_device("auto").type == "mps"  # then Apple's GPU
+    with pytest.raises(ValueError, match="no CUDA GPU is available here"):
+        select_device("cuda")  # asked for, not there: a clear error before any work
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        select_device("gpu0")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert select_device("auto").type == "cpu"  # then the CPU
 
@@ -168,7 +176,7 @@ def test_tensorboard_events_when_installed(tmp_path):
 
 
 def test_auto_precision_uses_bf16_only_where_it_is_native():
-    from daad_lib.train import native_bf16, resolve_precision
+    from daad_lib.device import native_bf16, resolve_precision
 
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"

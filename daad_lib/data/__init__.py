@@ -21,12 +21,13 @@ CHANNELS = {"mvtec": 3, "folder": 3, "mnist": 1, "cifar10": 3, "digits": 1, "str
 
 
 def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path | None = None,
-                  category: str = "bottle", normal_class: int = 0, **folder) -> Dataset:
+                  category: str | None = None, normal_class: int = 0, **folder) -> Dataset:
     """A train or test split. Items are dicts with ``image``, ``label`` (and ``mask`` for MVTec,
     and for a folder dataset with a ``mask_dir``).
 
     ``data_dir`` defaults to :func:`default_data_dir` (``$DAAD_DATA_DIR`` or ../shared/data);
-    for MVTec it may be the MVTec AD root (with ``category``) or a category folder itself.
+    for MVTec it may be the MVTec AD root (with ``category``, default ``"bottle"``) or a
+    category folder itself (then ``category``, if given, must be that folder's name).
     ``name="folder"`` takes :class:`Folder`'s arguments as keywords (``normal_dir``,
     ``abnormal_dir``, ``mask_dir``, ``normal_test_dir``, ``channels``, ...) and no ``data_dir``.
     """
@@ -42,8 +43,12 @@ def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path |
     if name == "mvtec":
         base = root / "mvtec_ad" if (root / "mvtec_ad").is_dir() else root
         if (base / "train").is_dir():  # data_dir is a category folder itself
+            if category is not None and category != base.name:
+                raise MVTecLayoutError(f"data directory {base} is the category folder {base.name!r}, but the "
+                                       f"category asked for is {category!r}: give the MVTec AD root instead, "
+                                       f"or drop --category")
             return MVTecAD(base, None, split, image_size)
-        return MVTecAD(base, category, split, image_size)
+        return MVTecAD(base, category or "bottle", split, image_size)
     if name == "mnist":
         return mnist(root, split, normal_class, image_size)
     if name == "cifar10":

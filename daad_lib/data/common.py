@@ -3,11 +3,13 @@ the dataset of listed image files."""
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision import transforms
 
@@ -36,9 +38,12 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
     if path is None:
         raise FileNotFoundError("no data directory: pass --data-dir (or data_dir=...) or set "
                                 "DAAD_DATA_DIR to the folder that holds the datasets")
+    if path.is_file():
+        raise FileNotFoundError(f"data directory {path} is a file, not a folder: give the folder that "
+                                f"holds the datasets (or, for MVTec AD, a category folder)")
     if not path.is_dir():
         raise FileNotFoundError(f"data directory {path} does not exist")
-    return path
+    return path.resolve()
 
 
 def to_model_range(image_size: int, channels: int) -> transforms.Compose:
@@ -50,13 +55,63 @@ def to_model_range(image_size: int, channels: int) -> transforms.Compose:
     ])
 
 
+HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # 16-bit, 32-bit integer, float
+
+
+def to_eight_bit(image: Image.Image, path: Path) -> Image.Image:
+    """A 16-bit, 32-bit or float single-channel image as 8-bit grey, scaled by its type's range.
+
+    PIL's ``convert("L")`` would clip such images (a 16-bit value 1000 becomes 255), so most of
+    a 16-bit photo would turn white and a float image in [0, 1] black. Integer images are scaled
+    from 0..65535 (16-bit data, also when stored as 32-bit); float images must already lie in
+    [0, 1], anything else is refused by name rather than guessed.
+    """
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        if values.min() < 0 or values.max() > 1:
+            raise CorruptImageError(f"{path} is a floating-point image with values in [{values.min():.4g}, "
+                                    f"{values.max():.4g}]: scale it to [0, 1] (or save it as 8/16-bit) first")
+        scaled = values
+    else:
+        if values.min() < 0 or values.max() > 65535:
+            raise CorruptImageError(f"{path} is a 32-bit integer image with values beyond 16 bits "
+                                    f"([{values.min():.0f}, {values.max():.0f}]): convert it to 8 or 16 bits first")
+        scaled = values / 65535
+    return Image.fromarray((scaled * 255).round().astype(np.uint8))  # (H, W) uint8: mode "L"
+
+
 def open_image(path: Path, mode: str) -> Image.Image:
-    """Open an image as ``mode`` ("RGB" or "L"); a file PIL cannot decode is a CorruptImageError."""
+    """Open an image as ``mode`` ("RGB" or "L"), as a photo viewer shows it: turned by its EXIF
+    orientation, 16-bit and float images scaled by their range (:func:`to_eight_bit`).
+
+    A file PIL cannot decode is a :class:`CorruptImageError`, and so is one larger than PIL's
+    decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image = ImageOps.exif_transpose(image)
+                if image.mode in HIGH_DEPTH_MODES:
+                    image = to_eight_bit(image, path)
+                return image.convert(mode)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise CorruptImageError(f"{path} has more pixels than PIL's safety limit of {Image.MAX_IMAGE_PIXELS} "
+                                f"(a decompression bomb, or a very large scan): downscale it first ({error})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        if isinstance(error, CorruptImageError):
+            raise
+        raise CorruptImageError(f"cannot read image {path}: {error}") from error
+
+
+def image_size_of(path: Path) -> tuple[int, int]:
+    """(width, height) as shown (after EXIF orientation), read from the header only."""
     try:
         with Image.open(path) as image:
-            return image.convert(mode)
+            width, height = image.size
+            orientation = image.getexif().get(0x0112, 1)
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise CorruptImageError(f"cannot read image {path}: {error}") from error
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def load_image(path: str | Path, image_size: int, channels: int) -> torch.Tensor:
@@ -75,6 +130,16 @@ def load_mask(path: str | Path, image_size: int) -> torch.Tensor:
         open_image(Path(path), "L"), [image_size, image_size],
         interpolation=transforms.InterpolationMode.NEAREST))[0].float()  # (S, S)
     return (grey > grey.max() / 2).float()
+
+
+def held_out(count: int, ratio: float, seed: int) -> torch.Tensor:
+    """Which of ``count`` sorted items go to the held-out share: a seeded random ``ratio`` of
+    them (at least one when ``ratio > 0``, never all of them). (count,) bool."""
+    num_test = min(max(round(count * ratio), 1 if ratio > 0 else 0), count - 1)
+    chosen = torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:num_test]
+    test = torch.zeros(count, dtype=torch.bool)
+    test[chosen] = True
+    return test
 
 
 class ImageFiles(Dataset):
@@ -97,6 +162,21 @@ class ImageFiles(Dataset):
     @property
     def labels(self) -> list[int]:
         return [label for _, label, _ in self.items]
+
+    def check_readable(self) -> None:
+        """Decode every image and mask once, before any training: a corrupt file is a
+        :class:`CorruptImageError` naming it now, not after hours of work. A mask of another
+        size than its image (it will be stretched to fit) is warned about by name."""
+        mode = "RGB" if self.channels == 3 else "L"
+        for path, _, mask_path in self.items:
+            open_image(path, mode)
+            if mask_path is not None:
+                open_image(mask_path, "L")
+                if image_size_of(mask_path) != image_size_of(path):
+                    warnings.warn(f"mask {mask_path} is {'x'.join(map(str, image_size_of(mask_path)))} px but "
+                                  f"its image {path} is {'x'.join(map(str, image_size_of(path)))} px: "
+                                  f"the mask is resized to fit, check that it belongs to this image",
+                                  stacklevel=2)
 
     def __getitem__(self, index: int) -> dict:
         path, label, mask_path = self.items[index]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from .common import IMAGE_SUFFIXES, ImageFiles, to_model_range
+from .common import IMAGE_SUFFIXES, ImageFiles, held_out, to_model_range
 
 
 class FolderLayoutError(ValueError):
@@ -68,10 +68,18 @@ def match_masks(images: list[Path], image_dir: Path, mask_dir: str | Path) -> li
         stem = mask_stem(relative.stem)
         by_path.setdefault((*relative.parent.parts, stem), []).append(mask)
         by_stem.setdefault(stem, []).append(mask)
-    masks = []
+    masks, matched_by_stem = [], {}
     for image in images:
         relative = image.relative_to(image_dir)
-        found = by_path.get((*relative.parent.parts, image.stem)) or by_stem.get(image.stem, [])
+        found = by_path.get((*relative.parent.parts, image.stem))
+        if not found:
+            found = by_stem.get(image.stem, [])
+            if len(found) == 1 and found[0] in matched_by_stem:
+                raise FolderLayoutError(
+                    f"defective images {matched_by_stem[found[0]]} and {image} would both take mask "
+                    f"{found[0]} (matched by stem {image.stem!r} alone): put each mask in a sub-folder "
+                    f"named like its image's (e.g. {mask_dir / relative.parent / found[0].name})")
+            matched_by_stem.update({mask: image for mask in found})
         if not found:
             raise FolderLayoutError(
                 f"no mask for defective image {image}: looked for {mask_dir / relative.parent}/"
@@ -84,14 +92,19 @@ def match_masks(images: list[Path], image_dir: Path, mask_dir: str | Path) -> li
     return masks
 
 
-def held_out(count: int, ratio: float, seed: int) -> torch.Tensor:
-    """Which of ``count`` sorted normal images go to the test split: a seeded random share
-    of ``ratio`` (at least one when ``ratio > 0``, never all of them). (count,) bool."""
-    num_test = min(max(round(count * ratio), 1 if ratio > 0 else 0), count - 1)
-    chosen = torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:num_test]
-    test = torch.zeros(count, dtype=torch.bool)
-    test[chosen] = True
-    return test
+def check_disjoint(**folders) -> None:
+    """No folder may be, or lie inside, another: the same images would be normal and defective
+    (or trained on and tested), and every AUROC would be meaningless."""
+    given = {role: Path(folder).expanduser().resolve() for role, folder in folders.items() if folder is not None}
+    roles = list(given)
+    for i, first in enumerate(roles):
+        for second in roles[i + 1:]:
+            a, b = given[first], given[second]
+            if a == b or a.is_relative_to(b) or b.is_relative_to(a):
+                inner, outer = (first, second) if a.is_relative_to(b) else (second, first)
+                relation = "is the same folder as" if a == b else "lies inside"
+                raise FolderLayoutError(f"{inner} {given[inner]} {relation} {outer} {given[outer]}: the "
+                                        f"folders must be separate, or the same images get two roles")
 
 
 def check_arguments(split: str, channels: int, normal_split_ratio: float, abnormal_dir, mask_dir) -> None:
@@ -125,6 +138,8 @@ class Folder(ImageFiles):
                  split: str = "train", image_size: int = 256, channels: int = 3,
                  normal_split_ratio: float = 0.2, seed: int = 0):
         check_arguments(split, channels, normal_split_ratio, abnormal_dir, mask_dir)
+        check_disjoint(normal_dir=normal_dir, abnormal_dir=abnormal_dir, mask_dir=mask_dir,
+                       normal_test_dir=normal_test_dir)
         self.split, self.image_size, self.channels = split, image_size, channels
         self.has_masks = mask_dir is not None
         normal = find_images(normal_dir, "normal_dir")

@@ -1,0 +1,127 @@
+"""One run, one owner: seed, build the data, build the model, train, store the normal score
+range and a decision threshold, write the record.
+
+``daad train`` is a thin wrapper over :func:`run`. A run folder holds:
+
+* ``checkpoint.pt``: weights, optimiser states, the recipe and the dataset spec
+  (:mod:`daad_lib.checkpoint`), plus ``score_stats`` (min and max of R(x), L(x) on the
+  training images: the scale of A(x) for single images) and ``decision`` (the label-free
+  threshold of :func:`daad_lib.evaluate.normal_threshold`);
+* ``log.jsonl``: one line per epoch; ``train.json``: the record (command, commit, hardware,
+  wall time, history); later ``eval.json`` and ``decision.json`` from ``daad eval``.
+
+The threshold comes from normal images the model never trained on: a seeded
+``validation_ratio`` share of the normal training images is held out of training for it.
+
+>>> import tempfile
+>>> spec = {"name": "digits", "image_size": 32, "normal_class": 8, "validation_ratio": 0.1}
+>>> info = run(make_config("ae", image_size=32, channels=1), spec, TrainConfig(epochs=1),
+...            tempfile.mkdtemp() + "/run", progress=False)
+>>> info["decision"]["num_images"], round(info["decision"]["quantile"], 2)
+(9, 0.99)
+"""
+from __future__ import annotations
+
+import json
+import time
+from contextlib import nullcontext
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset, Subset
+
+from . import distributed, rundir
+from .checkpoint import update_checkpoint
+from .config import ModelConfig, make_config  # noqa: F401 (make_config: the doctest)
+from .data import build_dataset
+from .data.cache import in_memory
+from .data.common import held_out
+from .evaluate import normal_range, normal_threshold, score_dataset
+from .models import Detector
+from .provenance import run_info
+from .train import CHECKPOINT_NAME, TrainConfig, train
+
+VALIDATION_RATIO = 0.1  # share of the normal training images held out for the threshold
+THRESHOLD_QUANTILE = 0.99  # the threshold: this quantile of A(x) on those held-out images
+FOLDER_DIRS = ("normal_dir", "abnormal_dir", "mask_dir", "normal_test_dir")
+
+
+def build_split(spec: dict, split: str, data_dir: str | None = None) -> Dataset:
+    """The train or test split a dataset spec describes (the same split every time; the
+    validation share is taken out of "train" by :func:`split_off_validation`)."""
+    if spec["name"] == "folder":
+        return build_dataset("folder", split, spec["image_size"], channels=spec["channels"],
+                             normal_split_ratio=spec["normal_split_ratio"], seed=spec["split_seed"],
+                             **{name: spec[name] for name in FOLDER_DIRS})
+    return build_dataset(spec["name"], split, spec["image_size"], data_dir or spec.get("data_dir"),
+                         spec.get("category"), spec.get("normal_class") or 0)
+
+
+def split_off_validation(dataset: Dataset, ratio: float, seed: int = 0) -> tuple[Dataset, Dataset | None]:
+    """(training images, held-out normal images), a seeded ``ratio`` share held out; the
+    same split every time (so a resumed run trains on the same images)."""
+    if not 0 <= ratio < 1:
+        raise ValueError(f"validation_ratio must lie in [0, 1), got {ratio}")
+    if ratio == 0:
+        return dataset, None
+    held = held_out(len(dataset), ratio, seed)  # (n,) bool
+    if not held.any():
+        raise ValueError(f"{len(dataset)} training image(s) are too few to hold out a share for the "
+                         f"threshold: pass validation_ratio 0 (--validation-ratio 0) and a --threshold")
+    indices = torch.arange(len(dataset))
+    return Subset(dataset, indices[~held].tolist()), Subset(dataset, indices[held].tolist())
+
+
+def check_readable(*datasets: Dataset) -> None:
+    """Decode every file of every split before the first epoch (image-file datasets)."""
+    for dataset in datasets:
+        dataset = dataset.dataset if isinstance(dataset, Subset) else dataset
+        if hasattr(dataset, "check_readable"):
+            dataset.check_readable()
+
+
+def with_actual_category(spec: dict, dataset: Dataset) -> dict:
+    """The spec with the MVTec AD category that was really read (a category folder given as
+    the data directory names itself), so the record never names another one."""
+    category = getattr(dataset, "category", None)
+    return {**spec, "category": category} if spec["name"] == "mvtec" and category else spec
+
+
+def run(config: ModelConfig, spec: dict, tc: TrainConfig, out: str | Path, resume: bool = False,
+        overwrite: bool = False, device: str = "auto", progress: bool = True,
+        quantile: float = THRESHOLD_QUANTILE) -> dict:
+    """Train the model ``config`` on the dataset ``spec`` into the run folder ``out`` and record
+    it; returns the contents of ``train.json``. Under torchrun every rank calls this; rank 0
+    alone claims and writes the folder."""
+    out = Path(out)
+    main = distributed.world().main
+    with rundir.claim(out) if main else nullcontext():
+        if main:
+            rundir.prepare(out, resume, overwrite)
+        full_train = build_split(spec, "train")
+        test_set = build_split(spec, "test")
+        check_readable(full_train, test_set)  # a bad file fails now, not after the last epoch
+        spec = with_actual_category(spec, full_train)
+        train_set, validation = split_off_validation(full_train, spec.get("validation_ratio", 0.0))
+        if tc.num_workers == 0:
+            train_set = in_memory(train_set)  # decoded once: for training and the score range
+        torch.manual_seed(tc.seed)
+        detector = Detector(config)
+        began = time.perf_counter()
+        history = train(detector, train_set, tc, out_dir=out, resume=resume, device=device, dataset_spec=spec,
+                        progress=progress and main, eval_set=test_set if tc.eval_every else None)
+        info = {**run_info(), "model_config": config.to_dict(), "dataset": spec, "train_config": asdict(tc),
+                "processes": distributed.world().size, "wall_time_s": time.perf_counter() - began,
+                "num_train_images": len(train_set), "history": history}
+        if main:
+            detector.eval()
+            stats = normal_range(detector, train_set, device=device)
+            decision = None
+            if validation is not None:
+                held_scores = score_dataset(detector, validation, device=device)
+                decision = normal_threshold(held_scores, config.gamma, stats, quantile)
+            update_checkpoint(out / CHECKPOINT_NAME, score_stats=stats, decision=decision)
+            info["decision"] = decision
+            rundir.atomic_write_text(out / "train.json", json.dumps(info, indent=2) + "\n")
+    return info
