@@ -17,7 +17,9 @@ import torch
 
 
 def git_commit() -> str:
-    """The current commit of this repository (``+dirty`` when files changed), or "unknown"."""
+    """The current commit of this repository (``+dirty`` when files changed), else
+    ``$DAAD_GIT_COMMIT`` (set it for a copy of the tree without its .git, such as the GPU
+    machine's), else "unknown"."""
     repo = Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
@@ -26,7 +28,7 @@ def git_commit() -> str:
                                capture_output=True, text=True, check=True).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("DAAD_GIT_COMMIT", "unknown")
 
 
 def cpu_model() -> str:

@@ -66,6 +66,7 @@ class TrainConfig:
     precision: str = "auto"  # "fp32", "bf16" (autocast of the forward passes) or "auto"
     num_workers: int = 0  # 0: decode the data once into memory; > 0: DataLoader workers
     keep_epochs: tuple[int, ...] = ()  # also keep checkpoint_epochNNNN.pt after these epochs
+    checkpoint_every: int = 1  # write the checkpoint every N epochs (and after the last and kept ones)
     eval_every: int = 0  # > 0: test metrics every N epochs into log.jsonl (monitoring only)
     tensorboard: bool = False  # also log to OUT/tensorboard (needs the [tensorboard] extra)
     sync_batchnorm: bool = False  # under torchrun on GPUs: BatchNorm statistics over all ranks
@@ -75,6 +76,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be positive, got {self.epochs}, {self.batch_size}")
+        if self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be a positive number of epochs, got {self.checkpoint_every}")
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be 0 (never) or a number of epochs, got {self.eval_every}")
         self.betas, self.keep_epochs = tuple(self.betas), tuple(int(e) for e in self.keep_epochs)
@@ -170,7 +173,7 @@ def discriminator_step(detector: Detector, x: torch.Tensor, x_hat: torch.Tensor,
 def check_finite(logged: dict, epoch: int, step: int, checkpoint: Path | None) -> None:
     bad = {name: float(value) for name, value in logged.items() if not torch.isfinite(value)}
     if bad:
-        kept = (f"the checkpoint of the last finished epoch is kept at {checkpoint}"
+        kept = (f"the last checkpoint is kept at {checkpoint}"
                 if checkpoint is not None and checkpoint.exists() else "no checkpoint was written yet")
         raise TrainingDiverged(f"loss became non-finite {bad} at epoch {epoch + 1}, step {step + 1}; "
                                f"training stopped ({kept}). Try a lower learning rate.")
@@ -345,6 +348,8 @@ def train_claimed(detector: Detector, dataset: Dataset, train_config: TrainConfi
     precision = resolve_precision(tc.precision, dev)
     if tc.num_workers == 0:
         dataset = in_memory(dataset, progress=progress and main)
+        if dev.type != "cpu":  # keep the decoded images on the accelerator
+            dataset = dataset.to(dev)
     if tc.eval_every and main and tc.num_workers == 0:
         eval_set = in_memory(eval_set)
     writer = tensorboard_writer(out) if tc.tensorboard and main else None
@@ -390,10 +395,11 @@ def save_epoch(out: Path, detector: Detector, tc: TrainConfig, dataset_spec: dic
                history: list[dict], opt_g, opt_d) -> None:
     """Write the checkpoint (and a kept copy at a milestone) and append the epoch to the log."""
     epoch = history[-1]["epoch"]
-    state = training_state(detector, asdict(tc), dataset_spec, history, opt_g, opt_d)
-    save_checkpoint(out / CHECKPOINT_NAME, state)
-    if epoch in tc.keep_epochs:  # written whole (atomically) before the log line that names the epoch
-        save_checkpoint(out / kept_checkpoint_name(epoch), state)
+    if epoch % tc.checkpoint_every == 0 or epoch == tc.epochs or epoch in tc.keep_epochs:
+        state = training_state(detector, asdict(tc), dataset_spec, history, opt_g, opt_d)
+        save_checkpoint(out / CHECKPOINT_NAME, state)
+        if epoch in tc.keep_epochs:  # written whole (atomically) before the log line that names the epoch
+            save_checkpoint(out / kept_checkpoint_name(epoch), state)
     with open(out / LOG_NAME, "a") as log:
         log.write(json.dumps(history[-1]) + "\n")
 

@@ -68,3 +68,4 @@ def test_daad_plus_lr_reading_follows_the_preregistered_thresholds():
     assert reading(gap, 0.01) == reading(gap, -0.01) == "the adversarial and alignment losses explain most of the drop"
     assert reading(gap, 0.015).startswith("both")
     assert reading(0.0, 0.03).startswith("no drop")
+

@@ -49,6 +49,11 @@ class InMemory(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
+    def to(self, device: torch.device | str) -> "InMemory":
+        """The same items with their tensors on ``device`` (a GPU: batches then never cross the bus)."""
+        masks = self.masks.to(device) if self.masks is not None else None
+        return InMemory(self.images.to(device), self.labels.to(device), masks, self.source)
+
     def batch(self, indices: torch.Tensor) -> dict:
         """The items at ``indices`` as one batch: ``image`` (b, C, S, S) float in [-1, 1], ..."""
         batch = {"image": from_bytes(self.images[indices]), "label": self.labels[indices]}
