@@ -23,6 +23,7 @@ from . import distributed
 from .checkpoint import CheckpointError, load_detector
 from .config import PRESETS, make_config
 from .data import CHANNELS, DATASETS, CorruptImageError, FolderLayoutError, MVTecLayoutError, build_dataset
+from .data.oneclass import PREPROCESSINGS
 from .device import PRECISIONS
 from .evaluate import evaluate
 from .memory import ADDRESSING
@@ -49,7 +50,8 @@ def dataset_spec(args) -> dict:
             raise ValueError(f"--{given[0].replace('_', '-')} is an option of --dataset folder, not {args.dataset}")
         data_dir = str(Path(args.data_dir).expanduser().resolve()) if args.data_dir else None  # eval runs anywhere
         return {"name": args.dataset, "category": args.category, "normal_class": args.normal_class,
-                "image_size": args.image_size, "data_dir": data_dir, "validation_ratio": args.validation_ratio}
+                "image_size": args.image_size, "data_dir": data_dir, "validation_ratio": args.validation_ratio,
+                "preprocessing": args.preprocessing}
     if not args.normal_dir:
         raise ValueError("--dataset folder needs --normal-dir (a folder of normal images)")
     return {"name": "folder", "image_size": args.image_size, "channels": args.channels or 3,
@@ -85,7 +87,8 @@ def cmd_train(args) -> dict:
     tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                      num_workers=args.num_workers, keep_epochs=tuple(args.keep_epochs or ()),
                      eval_every=args.eval_every, tensorboard=args.tensorboard,
-                     sync_batchnorm=args.sync_batchnorm, precision=args.precision)
+                     sync_batchnorm=args.sync_batchnorm, precision=args.precision,
+                     weight_decay=args.weight_decay, lr_milestones=tuple(args.lr_milestones or ()))
     joined = wants_distributed(args) and not distributed.world().size > 1
     if joined:
         distributed.setup(args.device)
@@ -281,6 +284,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=recipe.epochs)
     p.add_argument("--batch-size", type=int, default=recipe.batch_size)
     p.add_argument("--seed", type=int, default=recipe.seed)
+    p.add_argument("--weight-decay", type=float, default=recipe.weight_decay, help="Adam's L2 penalty")
+    p.add_argument("--lr-milestones", type=int, nargs="+", default=None, metavar="E",
+                   help="multiply the learning rate by 0.1 at these epochs")
+    p.add_argument("--preprocessing", choices=PREPROCESSINGS, default="range",
+                   help="mnist/cifar10: range = pixels to [-1, 1] (the paper); gcn-l1 = Deep SVDD's global "
+                        "contrast normalisation and min-max scaling by the normal class's training images")
     p.add_argument("--precision", choices=PRECISIONS, default=recipe.precision,
                    help="forward passes in float32 or under bfloat16 autocast; auto = bf16 where "
                         "the device computes it natively (CUDA, CPUs with AVX-512-BF16/AMX), else fp32")

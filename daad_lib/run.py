@@ -55,7 +55,7 @@ def build_split(spec: dict, split: str, data_dir: str | None = None) -> Dataset:
                              normal_split_ratio=spec["normal_split_ratio"], seed=spec["split_seed"],
                              **{name: spec[name] for name in FOLDER_DIRS})
     return build_dataset(spec["name"], split, spec["image_size"], data_dir or spec.get("data_dir"),
-                         spec.get("category"), spec.get("normal_class") or 0)
+                         spec.get("category"), spec.get("normal_class") or 0, spec.get("preprocessing", "range"))
 
 
 def split_off_validation(dataset: Dataset, ratio: float, seed: int = 0) -> tuple[Dataset, Dataset | None]:

@@ -63,6 +63,8 @@ class TrainConfig:
     seed: int = 0
     flips: bool = True
     betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0  # Adam's (coupled) L2 penalty; 0 in the paper, 1e-3 in Deep SVDD's DCAE
+    lr_milestones: tuple[int, ...] = ()  # the learning rate is multiplied by 0.1 at each of these epochs
     precision: str = "auto"  # "fp32", "bf16" (autocast of the forward passes) or "auto"
     num_workers: int = 0  # 0: decode the data once into memory; > 0: DataLoader workers
     keep_epochs: tuple[int, ...] = ()  # also keep checkpoint_epochNNNN.pt after these epochs
@@ -81,6 +83,9 @@ class TrainConfig:
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be 0 (never) or a number of epochs, got {self.eval_every}")
         self.betas, self.keep_epochs = tuple(self.betas), tuple(int(e) for e in self.keep_epochs)
+        self.lr_milestones = tuple(sorted(int(e) for e in self.lr_milestones))
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must not be negative, got {self.weight_decay}")
 
 
 def draw_flips(num_images: int, generator: torch.Generator) -> torch.Tensor:
@@ -105,15 +110,26 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
-def make_optimizers(detector: Detector, betas) -> tuple[torch.optim.Adam, torch.optim.Adam | None]:
+def make_optimizers(detector: Detector, betas, weight_decay: float = 0.0
+                    ) -> tuple[torch.optim.Adam, torch.optim.Adam | None]:
     """Adam for G (and D), lr from the model config; the fused kernel where torch has one."""
     lr = detector.config.lr
     device = next(detector.parameters()).device
     fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
 
     def adam(module):
-        return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, **fused)
+        return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, weight_decay=weight_decay, **fused)
     return adam(detector.generator), adam(detector.discriminator) if detector.discriminator is not None else None
+
+
+def learning_rate(base: float, milestones: tuple[int, ...], epoch: int) -> float:
+    """The learning rate of (0-based) ``epoch``: ``base`` times 0.1 for every milestone reached
+    (MultiStepLR's rule, computed from the epoch so that a resumed run needs no scheduler state).
+
+    >>> [f"{learning_rate(1e-4, (2,), epoch):.0e}" for epoch in range(4)]
+    ['1e-04', '1e-04', '1e-05', '1e-05']
+    """
+    return base * 0.1 ** sum(epoch >= milestone for milestone in milestones)
 
 
 def generator_losses(detector: Detector, x: torch.Tensor, generator: torch.nn.Module | None = None
@@ -295,15 +311,17 @@ def train(detector: Detector, dataset: Dataset, train_config: TrainConfig | None
                              progress, eval_set)
 
 
-RECIPE_FIELDS = ("seed", "batch_size", "flips", "betas", "precision")  # what the trained epochs depend on
+RECIPE_FIELDS = ("seed", "batch_size", "flips", "betas", "precision", "weight_decay",
+                 "lr_milestones")  # what the trained epochs depend on
 
 
 def check_resumable(state: dict, tc: TrainConfig, dataset_spec: dict | None, checkpoint: Path) -> None:
     """Refuse to resume a run with another recipe or dataset than its finished epochs had: the
     record would no longer describe them. The number of epochs, logging and the data root
     (``data_dir``, e.g. after moving the data) may change."""
-    stored = state.get("train_config") or {}
-    changed = differences({k: stored.get(k) for k in RECIPE_FIELDS},
+    stored = {**asdict(TrainConfig()), **(state.get("train_config") or {})}  # older runs lack newer fields
+    as_stored = lambda value: tuple(value) if isinstance(value, list) else value
+    changed = differences({k: as_stored(stored[k]) for k in RECIPE_FIELDS},
                           {k: v for k, v in asdict(tc).items() if k in RECIPE_FIELDS})
     if dataset_spec and state.get("dataset"):
         drop = lambda spec: {k: v for k, v in spec.items() if k != "data_dir"}
@@ -330,7 +348,7 @@ def train_claimed(detector: Detector, dataset: Dataset, train_config: TrainConfi
         if detector.discriminator is not None:
             detector.discriminator = distributed.use_sync_batchnorm(detector.discriminator, dev)
     detector.to(dev).train()
-    opt_g, opt_d = make_optimizers(detector, tc.betas)
+    opt_g, opt_d = make_optimizers(detector, tc.betas, tc.weight_decay)
     history, start = [], 0
     if resume:
         if checkpoint is None or not checkpoint.exists():
@@ -358,6 +376,9 @@ def train_claimed(detector: Detector, dataset: Dataset, train_config: TrainConfi
                desc=detector.config.variant, unit="step", dynamic_ncols=True)
     for epoch in range(start, tc.epochs):
         random = epoch_generator(tc.seed, epoch)
+        for optimizer in filter(None, (opt_g, opt_d)):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(detector.config.lr, tc.lr_milestones, epoch)
         sums, seen, began = {}, 0, time.perf_counter()
         batches = epoch_batches(dataset, tc.batch_size, random, tc.num_workers, rank, world_size)
         for step, (batch, global_size) in enumerate(batches):

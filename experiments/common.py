@@ -39,12 +39,20 @@ PROTOCOLS = {
              # the study's run names (results/cpu2/addressing.md: the paper's cosine at T = 1)
              "daad_tag": {"daad": "cosine", "daad_plus": "cosine"}},
     "paper": {"image_size": 256, "epochs": 1000, "seeds": [0], "precision": "bf16", "model_defaults": {}},
+    # Deep SVDD's DCAE recipe (results/dcae/recipe.md), for one-class MNIST and CIFAR-10
+    "dcae": {"image_size": 32, "epochs": 350, "seeds": [0, 1, 2], "precision": "bf16", "model_defaults": {},
+             "batch_size": 200, "lr_milestones": (250,), "preprocessing": "gcn-l1",
+             "weight_decay": {"mnist": 1e-3, "cifar10": 1e-6}},
 }
 PROTOCOL_LABEL = {
     "cpu": "CPU protocol (128 px, 25 epochs, float32, r = (8, 8, 1), 2-core CPU)",
     "cpu2": "CPU protocol 2 (128 px, 100 epochs, bfloat16 autocast, block-size rates (4, 4, 1), 2-core CPU)",
     "paper": "paper protocol (256 px, 1000 epochs)",
+    "dcae": "Deep SVDD's DCAE recipe (32 px, l1 GCN + min-max, batch 200, Adam 1e-4 -> 1e-5 at 250, 350 epochs, bf16)",
 }
+
+
+RECIPE_DEFAULTS = {"weight_decay": 0.0, "lr_milestones": [], "preprocessing": "range"}
 
 
 class StaleRun(RuntimeError):
@@ -68,13 +76,19 @@ def protocol_config(protocol: str, variant: str, image_size: int, channels: int,
     return make_config(variant, image_size=image_size, channels=channels, **{**pinned, **overrides})
 
 
-def check_stored(stored: dict, config, epochs: int, seed: int, precision: str, batch_size: int = 8) -> None:
-    """Raise :class:`StaleRun` unless a stored run was made with exactly these settings."""
+def check_stored(stored: dict, config, epochs: int, seed: int, precision: str, batch_size: int = 8,
+                 recipe: dict | None = None) -> None:
+    """Raise :class:`StaleRun` unless a stored run was made with exactly these settings
+    (``recipe``: weight decay, lr milestones, preprocessing; runs made before they existed had
+    the defaults)."""
     wanted = {"model_config": config.to_dict(), "epochs": epochs, "seed": seed, "precision": precision,
-              "batch_size": batch_size}
+              "batch_size": batch_size, **RECIPE_DEFAULTS, **(recipe or {})}
     held = {"model_config": ModelConfig.from_dict(stored["model_config"]).to_dict(),
             "epochs": stored["epochs"], "seed": stored["seed"], "precision": stored.get("precision", "fp32"),
-            "batch_size": stored.get("batch_size", 8)}
+            "batch_size": stored.get("batch_size", 8),
+            **{key: stored.get(key, default) for key, default in RECIPE_DEFAULTS.items()}}
+    held["lr_milestones"] = list(held["lr_milestones"])
+    wanted["lr_milestones"] = list(wanted["lr_milestones"])
     differ = {key: (held[key], wanted[key]) for key in wanted if held[key] != wanted[key]}
     if differ:
         raise StaleRun(f"stored run {stored['name']} was made with other settings (stored, requested): "
@@ -85,13 +99,15 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
              normal_class: int = 0, tag: str = "", image_size: int | None = None,
              epochs: int | None = None, data_dir: str | None = None, cached_only: bool = False,
              store_scores: bool = True, precision: str | None = None, keep_epochs: tuple = (),
-             batch_size: int = 8, **overrides) -> dict | None:
+             batch_size: int = 8, recipe: dict | None = None, **overrides) -> dict | None:
     """Train + score one model (or load the stored result of an earlier identical run).
 
     With ``cached_only``, never train: return None when the run has no stored result.
     ``store_scores=False`` keeps only the AUROCs (for test sets of thousands of images).
     ``keep_epochs`` keeps checkpoints at those epochs under ``runs/experiments/``.
+    ``recipe`` sets ``weight_decay``, ``lr_milestones`` and the data's ``preprocessing``.
     """
+    recipe = {**RECIPE_DEFAULTS, **(recipe or {})}
     settings = PROTOCOLS[protocol]
     image_size = image_size or settings["image_size"]
     epochs = epochs or settings["epochs"]
@@ -102,19 +118,22 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     config = protocol_config(protocol, variant, image_size, CHANNELS[dataset], **overrides)
     if stored.exists():
         result = json.loads(stored.read_text())
-        check_stored(result, config, epochs, seed, precision, batch_size)
+        check_stored(result, config, epochs, seed, precision, batch_size, recipe)
         return result
     if cached_only:
         return None
 
-    train_set = build_dataset(dataset, "train", image_size, data_dir, category, normal_class)
-    test_set = build_dataset(dataset, "test", image_size, data_dir, category, normal_class)
+    train_set = build_dataset(dataset, "train", image_size, data_dir, category, normal_class,
+                              recipe["preprocessing"])
+    test_set = build_dataset(dataset, "test", image_size, data_dir, category, normal_class,
+                             recipe["preprocessing"])
     torch.manual_seed(seed)
     detector = Detector(config)
     checkpoint_dir = checkpoint_folder(protocol, name)
     began = time.perf_counter()
     train_config = TrainConfig(epochs=epochs, seed=seed, precision=precision, keep_epochs=keep_epochs,
-                               batch_size=batch_size)
+                               batch_size=batch_size, weight_decay=recipe["weight_decay"],
+                               lr_milestones=tuple(recipe["lr_milestones"]))
     history = train(detector, train_set, train_config, out_dir=checkpoint_dir,
                     resume=(checkpoint_dir / "checkpoint.pt").exists(), progress=sys.stderr.isatty())
     train_seconds = sum(epoch["seconds"] for epoch in history)  # all epochs, across resumes too
@@ -123,6 +142,7 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
         **run_info(), "name": name, "protocol": protocol, "dataset": dataset, "subset": subset,
         "split": "train: normal training images; test: whole test set", "variant": variant, "tag": tag,
         "seed": seed, "image_size": image_size, "epochs": epochs, "batch_size": batch_size, "precision": precision,
+        **{key: list(value) if isinstance(value, tuple) else value for key, value in recipe.items()},
         "model_config": config.to_dict(), "train_wall_time_s": train_seconds,
         "wall_time_s": time.perf_counter() - began, "final_losses": history[-1],
         "labels": scores["labels"].tolist(), "recon": scores["recon"].tolist(),

@@ -117,3 +117,28 @@ def test_in_memory_copy_is_exact(tiny_mvtec):
     assert batch["label"].tolist() == [0, 1] and batch["mask"].shape == (2, 16, 16)
     stripes = in_memory(Stripes("train", 16, num_images=4))
     assert stripes.images.dtype == torch.float32  # generated values are not bytes: kept as floats
+
+
+def test_global_contrast_l1_and_its_min_max_scaling():
+    from PIL import Image
+
+    from daad_lib.data.oneclass import ContrastNormalised, global_contrast_l1
+
+    image = torch.tensor([[[0.0, 0.2], [0.4, 0.6]]])  # (1, 2, 2)
+    gcn = global_contrast_l1(image)
+    assert abs(float(gcn.mean())) < 1e-6 and float(gcn.abs().mean()) == pytest.approx(1.0)
+    assert torch.allclose(global_contrast_l1(image * 3 + 0.1), gcn, atol=1e-6)  # contrast and brightness removed
+    low, high = float(gcn.min()), float(gcn.max())
+    scaled = ContrastNormalised(2, low, high)(Image.fromarray((image[0].numpy() * 255).astype("uint8")))
+    assert float(scaled.min()) == pytest.approx(-1, abs=0.02) and float(scaled.max()) == pytest.approx(1, abs=0.02)
+
+
+def test_gcn_preprocessing_uses_the_normal_class_training_range():
+    from daad_lib.data.cache import in_memory
+
+    root = shared_data("MNIST", "raw").parents[1]
+    train = in_memory(build_dataset("mnist", "train", 32, root, normal_class=1, preprocessing="gcn-l1"))
+    assert float(train.images.min()) == pytest.approx(-1, abs=1e-5)  # the range is the training images'
+    assert float(train.images.max()) == pytest.approx(1, abs=1e-5)
+    with pytest.raises(ValueError, match="preprocessing 'gcn-l1' is an option of mnist and cifar10"):
+        build_dataset("digits", "train", 32, preprocessing="gcn-l1")

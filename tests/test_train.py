@@ -185,3 +185,20 @@ def test_auto_precision_uses_bf16_only_where_it_is_native():
     history = train(build_model("ae", image_size=32, widths=(8, 16, 32)), Stripes("train", 32, num_images=8),
                     TrainConfig(epochs=1), progress=False)
     assert history[0]["precision"] == resolve_precision("auto", cpu)  # recorded with each epoch
+
+
+def test_lr_milestones_and_weight_decay_are_applied_and_part_of_the_recipe(tmp_path):
+    from daad_lib.data import Stripes
+    from daad_lib.models import build_model
+
+    data = Stripes("train", image_size=32, num_images=8)
+    detector = build_model("ae", image_size=32, widths=(8, 16))
+    tc = TrainConfig(epochs=3, lr_milestones=(2,), weight_decay=1e-3, batch_size=4)
+    train(detector, data, tc, out_dir=tmp_path / "run", progress=False)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    group = state["opt_g"]["param_groups"][0]
+    assert group["lr"] == pytest.approx(1e-5) and group["weight_decay"] == 1e-3  # dropped at epoch 2
+    with pytest.raises(ValueError, match=r"weight_decay: 0.001 -> 0.0"):
+        train(build_model("ae", image_size=32, widths=(8, 16)), data,
+              TrainConfig(epochs=4, lr_milestones=(2,), batch_size=4), out_dir=tmp_path / "run", resume=True,
+              progress=False)

@@ -21,7 +21,8 @@ CHANNELS = {"mvtec": 3, "folder": 3, "mnist": 1, "cifar10": 3, "digits": 1, "str
 
 
 def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path | None = None,
-                  category: str | None = None, normal_class: int = 0, **folder) -> Dataset:
+                  category: str | None = None, normal_class: int = 0, preprocessing: str = "range",
+                  **folder) -> Dataset:
     """A train or test split. Items are dicts with ``image``, ``label`` (and ``mask`` for MVTec,
     and for a folder dataset with a ``mask_dir``).
 
@@ -30,7 +31,11 @@ def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path |
     category folder itself (then ``category``, if given, must be that folder's name).
     ``name="folder"`` takes :class:`Folder`'s arguments as keywords (``normal_dir``,
     ``abnormal_dir``, ``mask_dir``, ``normal_test_dir``, ``channels``, ...) and no ``data_dir``.
+    ``preprocessing`` (MNIST and CIFAR-10 only): ``"range"`` or Deep SVDD's ``"gcn-l1"``
+    (:mod:`daad_lib.data.oneclass`).
     """
+    if preprocessing != "range" and name not in ("mnist", "cifar10"):
+        raise ValueError(f"preprocessing {preprocessing!r} is an option of mnist and cifar10, not {name!r}")
     if name == "folder":
         return Folder(split=split, image_size=image_size, **folder)
     if folder:
@@ -50,9 +55,9 @@ def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path |
             return MVTecAD(base, None, split, image_size)
         return MVTecAD(base, category or "bottle", split, image_size)
     if name == "mnist":
-        return mnist(root, split, normal_class, image_size)
+        return mnist(root, split, normal_class, image_size, preprocessing)
     if name == "cifar10":
-        return cifar10(root, split, normal_class, image_size)
+        return cifar10(root, split, normal_class, image_size, preprocessing)
     raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
 
 
