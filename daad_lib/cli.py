@@ -88,7 +88,8 @@ def cmd_train(args) -> dict:
                      num_workers=args.num_workers, keep_epochs=tuple(args.keep_epochs or ()),
                      eval_every=args.eval_every, tensorboard=args.tensorboard,
                      sync_batchnorm=args.sync_batchnorm, precision=args.precision,
-                     weight_decay=args.weight_decay, lr_milestones=tuple(args.lr_milestones or ()))
+                     weight_decay=args.weight_decay, lr_milestones=tuple(args.lr_milestones or ()),
+                     deterministic=args.deterministic)
     joined = wants_distributed(args) and not distributed.world().size > 1
     if joined:
         distributed.setup(args.device)
@@ -126,6 +127,9 @@ def cmd_eval(args) -> dict:
     shown = ", ".join(f"{label} {results[key]:.4f}" for key, label in METRIC_NAMES.items() if results[key] is not None)
     print(f"{results['variant']}: {shown} on {results['num_test']} test images "
           f"({results['num_anomalous']} anomalous); wrote {out}")
+    if "by_defect_type" in results:
+        print("image AUROC by defect type: " + ", ".join(
+            f"{name} {row['image_auroc']:.3f} ({row['num_images']})" for name, row in results["by_defect_type"].items()))
     if "decision" in results:
         decision = results["decision"]
         decision_path = out.with_name(DECISION_NAME)
@@ -285,6 +289,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=recipe.batch_size)
     p.add_argument("--seed", type=int, default=recipe.seed)
     p.add_argument("--weight-decay", type=float, default=recipe.weight_decay, help="Adam's L2 penalty")
+    p.add_argument("--deterministic", action="store_true",
+                   help="deterministic kernels only (torch.use_deterministic_algorithms): a rerun with the same "
+                        "seed gives bit-identical weights, also on a GPU, possibly slower")
     p.add_argument("--lr-milestones", type=int, nargs="+", default=None, metavar="E",
                    help="multiply the learning rate by 0.1 at these epochs")
     p.add_argument("--preprocessing", choices=PREPROCESSINGS, default="range",

@@ -137,6 +137,27 @@ def evaluate(detector: Detector, dataset: Dataset, gamma: float | None = None, r
     gamma = detector.config.gamma if gamma is None else gamma
     result = {"variant": detector.config.variant, "gamma": gamma, "num_test": len(scores["labels"]),
               "num_anomalous": int(scores["labels"].sum()), **metrics_from_scores(scores, gamma)}
+    types = getattr(dataset, "types", None)
+    if types is not None and any(types):
+        result["by_defect_type"] = metrics_by_type(scores, gamma, types)
     if ranges is not None:
         result["decision"] = decision_threshold(scores, gamma, ranges)
     return result
+
+
+def metrics_by_type(scores: dict, gamma: float, types: list[str | None]) -> dict:
+    """Image AUROC (and pixel AUROC, AUPRO where masks exist) of each defect type against the
+    normal test images. A(x) is fused over the whole test set first, so the types' numbers
+    are read from the same scores as the overall AUROC."""
+    fused = fuse(scores["recon"], scores.get("align"), gamma)
+    labels, masks = scores["labels"], scores.get("masks")
+    normal = labels == 0
+    out = {}
+    for name in sorted({t for t in types if t is not None}):
+        chosen = normal | torch.tensor([t == name for t in types])  # (n,) normal images + this type
+        row = {"num_images": int((chosen & ~normal).sum()), "image_auroc": image_auroc(fused[chosen], labels[chosen])}
+        if masks is not None and masks[chosen].any():
+            row.update(pixel_auroc=pixel_auroc(scores["maps"][chosen], masks[chosen]),
+                       pixel_aupro=aupro(scores["maps"][chosen], masks[chosen]))
+        out[name] = row
+    return out

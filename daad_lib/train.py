@@ -25,7 +25,9 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,6 +71,7 @@ class TrainConfig:
     num_workers: int = 0  # 0: decode the data once into memory; > 0: DataLoader workers
     keep_epochs: tuple[int, ...] = ()  # also keep checkpoint_epochNNNN.pt after these epochs
     checkpoint_every: int = 1  # write the checkpoint every N epochs (and after the last and kept ones)
+    deterministic: bool = False  # torch.use_deterministic_algorithms: bit-identical reruns, maybe slower
     eval_every: int = 0  # > 0: test metrics every N epochs into log.jsonl (monitoring only)
     tensorboard: bool = False  # also log to OUT/tensorboard (needs the [tensorboard] extra)
     sync_batchnorm: bool = False  # under torchrun on GPUs: BatchNorm statistics over all ranks
@@ -311,6 +314,24 @@ def train(detector: Detector, dataset: Dataset, train_config: TrainConfig | None
                              progress, eval_set)
 
 
+@contextmanager
+def deterministic_algorithms(enabled: bool):
+    """Within the block, torch uses deterministic kernels only (an error where none exists);
+    the previous setting comes back afterwards. Shuffling, flips and initialisation are seeded
+    anyway (:func:`epoch_generator`, ``torch.manual_seed``), so this is what a rerun still needs
+    to give bit-identical weights on a GPU."""
+    if not enabled:
+        yield
+        return
+    before = torch.are_deterministic_algorithms_enabled()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition for determinism
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
 RECIPE_FIELDS = ("seed", "batch_size", "flips", "betas", "precision", "weight_decay",
                  "lr_milestones")  # what the trained epochs depend on
 
@@ -337,6 +358,13 @@ def train_claimed(detector: Detector, dataset: Dataset, train_config: TrainConfi
                   progress: bool, eval_set: Dataset | None) -> list[dict]:
     """:func:`train`, once the run folder is this process's."""
     tc = train_config or TrainConfig()
+    with deterministic_algorithms(tc.deterministic):
+        return train_loop(detector, dataset, tc, out_dir, resume, device, dataset_spec, progress, eval_set)
+
+
+def train_loop(detector: Detector, dataset: Dataset, tc: TrainConfig, out_dir: str | Path | None, resume: bool,
+               device: str, dataset_spec: dict | None, progress: bool, eval_set: Dataset | None) -> list[dict]:
+    """The epochs of :func:`train`."""
     rank, world_size = distributed.world()
     main = rank == 0
     dev = distributed.rank_device(device) if world_size > 1 else select_device(device)

@@ -18,8 +18,7 @@ import torch
 
 from daad_lib.data import CHANNELS, build_dataset
 from daad_lib.data.cache import in_memory
-from daad_lib.evaluate import score_dataset
-from daad_lib.metrics import image_auroc, pixel_auroc
+from daad_lib.evaluate import metrics_from_scores, score_dataset
 from daad_lib.models import Detector
 from daad_lib.provenance import run_info
 from daad_lib.train import TrainConfig, train
@@ -50,7 +49,7 @@ def evaluate_milestone(detector: Detector, test_set, history: list[dict], name: 
         "model_config": detector.config.to_dict(),
         "train_wall_time_s": sum(e["seconds"] for e in history[:epoch]),
         "train_loss_rec": history[epoch - 1]["rec"],
-        "image_auroc": image_auroc(recon, labels), "pixel_auroc": pixel_auroc(scores["maps"], masks),
+        **metrics_from_scores(scores, detector.config.gamma),  # image_auroc, pixel_auroc, AUPRO, F1-max, ...
         "mean_R_normal": float(recon[labels == 0].mean()), "mean_R_anomalous": float(recon[labels == 1].mean()),
         "mean_map_in_defects": float(squared_error[defect_pixels].mean()),
         "mean_map_outside_defects_anomalous": float(squared_error[(labels == 1)[:, None, None] & ~defect_pixels].mean()),

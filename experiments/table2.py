@@ -72,7 +72,7 @@ def main() -> None:
         raise SystemExit(f"--variants {sorted(unknown)}: the {args.protocol} protocol has {sorted(models)}")
     models = {name: overrides for name, overrides in models.items() if name in (args.variants or models)}
     protocol = PROTOCOLS[args.protocol]
-    tags, rule_options = protocol.get("daad_tag", {}), protocol.get("daad_overrides", {})
+    tags = protocol.get("daad_tag", {})
     rows, used = {}, []
     for dataset in args.datasets:
         for model, overrides in models.items():
@@ -82,7 +82,7 @@ def main() -> None:
                 done = [run_once(args.protocol, model, seed, dataset=dataset, normal_class=normal,
                                  image_size=settings["image_size"], epochs=settings["epochs"][dataset],
                                  data_dir=args.data_dir, cached_only=args.cached_only, store_scores=False,
-                                 batch_size=settings.get("batch_size", 8), tag=tags.get(model, ""), **overrides, **rule_options.get(model, {}))
+                                 batch_size=settings.get("batch_size", 8), tag=tags.get(model, ""), **overrides)
                         for seed in settings["seeds"]]
                 done = [r for r in done if r is not None]
                 used += done

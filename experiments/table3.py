@@ -67,7 +67,7 @@ def main() -> None:
     for seed in seeds:
         for variant in args.variants:
             run = run_once(args.protocol, variant, seed, tag=tags.get(variant, ""), cached_only=args.cached_only,
-                           **data_location(args.subset, args.data_dir), **settings.get("daad_overrides", {}).get(variant, {}))
+                           **data_location(args.subset, args.data_dir))
             runs.setdefault(variant, [])
             if run is not None:
                 runs[variant].append(run)

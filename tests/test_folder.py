@@ -157,3 +157,20 @@ def test_split_share_is_seeded_and_bounded():
     assert int(held_out(10, 0.2, 0).sum()) == 2 and int(held_out(3, 0.2, 0).sum()) == 1
     assert int(held_out(1, 0.5, 0).sum()) == 0  # never the only image
     assert torch.equal(held_out(50, 0.2, 7), held_out(50, 0.2, 7))
+
+
+def test_defect_types_come_from_the_folders_and_eval_splits_by_them(tmp_path):
+    from daad_lib.evaluate import evaluate
+    from daad_lib.models import build_model
+
+    dirs = make_folders(tmp_path, masks="mvtec")
+    test = Folder(**dirs, split="test", image_size=32)
+    assert test.types == [None, None, "crack", "crack", "hole", "hole"]
+    flat = make_folders(tmp_path / "flat", masks=None)
+    for path in sorted(flat["abnormal_dir"].rglob("*.png")):
+        path.rename(flat["abnormal_dir"] / f"{path.parent.name}_{path.name}")
+    assert set(Folder(flat["normal_dir"], abnormal_dir=flat["abnormal_dir"], split="test").types) == {None, "defect"}
+    result = evaluate(build_model("ae", image_size=32, widths=(8, 16)).eval(), test)
+    assert set(result["by_defect_type"]) == {"crack", "hole"}
+    assert all(row["num_images"] == 2 and 0 <= row["image_auroc"] <= 1 and 0 <= row["pixel_auroc"] <= 1
+               for row in result["by_defect_type"].values())

@@ -290,3 +290,13 @@ def test_the_label_free_threshold_flags_anomalies_not_every_image(tmp_path):
     labels = torch.tensor(test.labels).bool()
     assert flags[~labels].float().mean() < 0.3  # most normal test digits pass
     assert flags[labels].float().mean() > 0.4  # and many anomalous ones are caught
+
+
+def test_deterministic_reruns_give_bit_identical_checkpoints(tmp_path):
+    assert train(tmp_path / "a", "--deterministic", "--model", "daad_plus", "--rates", "1", "1", "1") == 0
+    assert train(tmp_path / "b", "--deterministic", "--model", "daad_plus", "--rates", "1", "1", "1") == 0
+    first, second = (torch.load(tmp_path / run / "checkpoint.pt", weights_only=True) for run in ("a", "b"))
+    for part in ("generator", "discriminator"):
+        assert first[part].keys() == second[part].keys()
+        assert all(torch.equal(first[part][name], second[part][name]) for name in first[part]), part
+    assert first["train_config"]["deterministic"] and not torch.are_deterministic_algorithms_enabled()

@@ -175,12 +175,16 @@ def test_tensorboard_events_when_installed(tmp_path):
     assert [e.step for e in events.Scalars("train/rec")] == [1, 2]
 
 
-def test_auto_precision_uses_bf16_only_where_it_is_native():
-    from daad_lib.device import native_bf16, resolve_precision
+def test_auto_precision_uses_bf16_only_where_it_is_native(monkeypatch):
+    from daad_lib.device import resolve_precision
 
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
-    assert resolve_precision("auto", cpu) == ("bf16" if native_bf16(cpu) else "fp32")
+    for avx512_bf16, amx, expected in ((False, False, "fp32"), (True, False, "bf16"), (False, True, "bf16")):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+        assert resolve_precision("auto", cpu) == expected, (avx512_bf16, amx)
+    monkeypatch.undo()
     assert resolve_precision("auto", torch.device("meta")) == "fp32"  # unknown devices: fp32
     history = train(build_model("ae", image_size=32, widths=(8, 16, 32)), Stripes("train", 32, num_images=8),
                     TrainConfig(epochs=1), progress=False)

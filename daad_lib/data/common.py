@@ -163,6 +163,15 @@ class ImageFiles(Dataset):
     def labels(self) -> list[int]:
         return [label for _, label, _ in self.items]
 
+    @property
+    def types(self) -> list[str | None]:
+        """The defect type of every item (None for normal ones): the name of the folder it sits in
+        under the defect folder (:meth:`defect_type`)."""
+        return [self.defect_type(path) if label else None for path, label, _ in self.items]
+
+    def defect_type(self, path: Path) -> str:
+        return path.parent.name
+
     def check_readable(self) -> None:
         """Decode every image and mask once, before any training: a corrupt file is a
         :class:`CorruptImageError` naming it now, not after hours of work. A mask of another

@@ -142,6 +142,7 @@ class Folder(ImageFiles):
                        normal_test_dir=normal_test_dir)
         self.split, self.image_size, self.channels = split, image_size, channels
         self.has_masks = mask_dir is not None
+        self.abnormal_root = Path(abnormal_dir).expanduser() if abnormal_dir is not None else None
         normal = find_images(normal_dir, "normal_dir")
         if normal_test_dir is not None:
             train_normal, test_normal = normal, find_images(normal_test_dir, "normal_test_dir")
@@ -157,6 +158,12 @@ class Folder(ImageFiles):
                 raise FolderLayoutError("the test split is empty: give abnormal_dir, normal_test_dir "
                                         "or a normal_split_ratio above 0")
         self.transform = to_model_range(image_size, channels)
+
+    def defect_type(self, path: Path) -> str:
+        """The first sub-folder of ``abnormal_dir`` a defective image sits in (``crack/007.png``
+        is a "crack"); images directly in ``abnormal_dir`` are of type "defect"."""
+        parts = path.relative_to(self.abnormal_root).parts
+        return parts[0] if len(parts) > 1 else "defect"
 
     @staticmethod
     def defective(abnormal_dir, mask_dir) -> list[tuple[Path, int, Path | None]]:
