@@ -40,7 +40,7 @@ PROTOCOLS = {
              "daad_tag": {"daad": "cosine", "daad_plus": "cosine"}},
     "paper": {"image_size": 256, "epochs": 1000, "seeds": [0], "precision": "bf16", "model_defaults": {}},
     # Deep SVDD's DCAE recipe (results/dcae/recipe.md), for one-class MNIST and CIFAR-10
-    "dcae": {"image_size": 32, "epochs": 350, "seeds": [0, 1, 2], "precision": "bf16", "model_defaults": {},
+    "dcae": {"image_size": 32, "epochs": 350, "seeds": [0, 1, 2], "precision": "fp32", "model_defaults": {},
              "batch_size": 200, "lr_milestones": (250,), "preprocessing": "gcn-l1",
              "weight_decay": {"mnist": 1e-3, "cifar10": 1e-6}},
 }
@@ -48,7 +48,7 @@ PROTOCOL_LABEL = {
     "cpu": "CPU protocol (128 px, 25 epochs, float32, r = (8, 8, 1), 2-core CPU)",
     "cpu2": "CPU protocol 2 (128 px, 100 epochs, bfloat16 autocast, block-size rates (4, 4, 1), 2-core CPU)",
     "paper": "paper protocol (256 px, 1000 epochs)",
-    "dcae": "Deep SVDD's DCAE recipe (32 px, l1 GCN + min-max, batch 200, Adam 1e-4 -> 1e-5 at 250, 350 epochs, bf16)",
+    "dcae": "Deep SVDD's DCAE recipe (32 px, l1 GCN + min-max, batch 200, Adam 1e-4 -> 1e-5 at 250, 350 epochs, fp32)",
 }
 
 
