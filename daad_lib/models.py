@@ -33,17 +33,20 @@ class Detector(nn.Module):
         self.decision: dict | None = None  # label-free threshold on A(x) and its rule (daad train)
 
     @classmethod
-    def load(cls, path, variant: str | None = None) -> "Detector":
+    def load(cls, path, variant: str | None = None, sha256: str | None = None) -> "Detector":
         """The trained detector of a checkpoint (a safe, weights-only load), in eval mode, with
-        the score range and decision threshold that ``daad train`` stored in it.
+        the score range and decision threshold that ``daad train`` stored in it. ``path`` may be
+        an https or file URL, downloaded once into a cache (:func:`daad_lib.pretrained.fetch`);
+        with ``sha256`` the file must have that digest.
 
         >>> detector = Detector.load("runs/bottle/checkpoint.pt")            # doctest: +SKIP
         >>> detector.predict(["broken.png"])[0]["anomalous"]                  # doctest: +SKIP
         True
         """
         from .checkpoint import load_detector  # checkpoint.py builds Detectors
+        from .pretrained import fetch
 
-        detector, state = load_detector(path, variant)
+        detector, state = load_detector(fetch(path, sha256), variant)
         detector.score_stats, detector.decision = state.get("score_stats"), state.get("decision")
         return detector
 

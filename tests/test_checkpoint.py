@@ -39,3 +39,31 @@ def test_unsafe_file_gets_our_message_not_torchs_advice(tmp_path):
     (tmp_path / "garbage.pt").write_bytes(b"hello world garbage")
     with pytest.raises(CheckpointError, match=r"not a readable daad-book checkpoint \(torch.load failed"):
         load_checkpoint(tmp_path / "garbage.pt")
+
+
+def test_pretrained_checkpoints_from_a_path_or_a_file_url_with_a_digest(tmp_path, monkeypatch):
+    import hashlib
+
+    import pytest
+
+    from daad_lib.models import Detector, build_model
+    from daad_lib.pretrained import fetch
+
+    detector = build_model("ae", image_size=32, widths=(8, 16))
+    path = save_checkpoint(tmp_path / "shared" / "ae.pt", {
+        "model_config": detector.config.to_dict(), "epoch": 1, "history": [],
+        "generator": detector.generator.state_dict(), "discriminator": None})
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setenv("DAAD_CACHE", str(tmp_path / "cache"))
+    assert Detector.load(path, sha256=digest).config == detector.config  # a local file
+    url = path.as_uri()  # file:///.../ae.pt: downloaded like an https URL, into the cache
+    loaded = Detector.load(url, sha256=digest)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.generator.state_dict().values(),
+                                                 detector.generator.state_dict().values()))
+    cached = fetch(url, digest)
+    assert cached.parent == tmp_path / "cache" and cached.read_bytes() == path.read_bytes()
+    with pytest.raises(CheckpointError, match="refused"):
+        fetch(url, "0" * 64, cache=tmp_path / "other")
+    assert not list((tmp_path / "other").glob("*"))  # nothing half-downloaded or unchecked is kept
+    with pytest.raises(CheckpointError, match="could not download"):
+        fetch((tmp_path / "missing.pt").as_uri(), cache=tmp_path / "other")
