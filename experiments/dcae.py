@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import time
 
+from daad_lib.published import DCAE_ONE_CLASS
+
 from .common import PROTOCOLS, fmt, mean_std, parse_args, run_once, write_outputs
 
 PROTOCOL = "dcae"
-# Deep SVDD Table 1, DCAE row (AUROC, mean over seeds), per class; as read in results/dcae/recipe.md,
-# still to be checked against the paper's PDF (only CIFAR-10 class 3 is confirmed by a second source).
-PUBLISHED_DCAE = {
-    "mnist": [0.976, 0.983, 0.854, 0.867, 0.865, 0.782, 0.946, 0.923, 0.865, 0.904],
-    "cifar10": [0.591, 0.574, 0.489, 0.584, 0.540, 0.622, 0.512, 0.586, 0.768, 0.673],
-}
+PUBLISHED_DCAE = DCAE_ONE_CLASS  # Deep SVDD Table 1 (still to check against its PDF)
 NAMES = {"ae": "AE", "memae": "MemAE*", "daad": "DAAD", "daad_plus": "DAAD+"}
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 
 from daad_lib.data import resolve_data_dir
+from daad_lib.published import DAAD_TABLE3_BOTTLE, DAAD_TABLE3_MEAN
 
 from .common import (PROTOCOLS, fmt, mean_std, parse_args, results_dir,
                      run_once, save_figure, subplots, write_outputs)
 
-PAPER_BOTTLE = {"ae": 0.955, "memae": 0.954, "ae_skip": 0.713, "daad": 0.975, "daad_plus": 0.976}
-PAPER_MEAN = {"ae": 0.794, "memae": 0.802, "ae_skip": 0.736, "daad": 0.845, "daad_plus": 0.895}
+PAPER_BOTTLE, PAPER_MEAN = DAAD_TABLE3_BOTTLE, DAAD_TABLE3_MEAN
 NAMES = {"ae": "AE", "memae": "MemAE*", "ae_skip": "AE+Skip", "daad": "DAAD", "daad_plus": "DAAD+"}
 
 
