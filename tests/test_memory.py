@@ -162,3 +162,41 @@ def test_wrong_input_shape_is_a_clear_error():
     memory = BlockMemory(shape=(4, 8, 8), rates=(2, 2, 1), num_items=3)
     with pytest.raises(ValueError, match="built for"):
         memory(torch.randn(1, 4, 16, 16))
+
+
+def autograd_read(queries, items, temperature, drop_threshold):
+    """The slow reference for CosineRead: Eq. 1, the 1/N rule and Eq. 2 through autograd."""
+    weights = address(queries, items, temperature, "cosine", drop_threshold)
+    return weights @ items, weights
+
+
+@pytest.mark.parametrize("temperature, drop_threshold", [(1.0, 1 / 9), (0.1, 1 / 9), (0.5, 0.6)])
+def test_fast_cosine_read_matches_autograd_in_values_and_gradients(temperature, drop_threshold):
+    """The hand-written backward of CosineRead gives autograd's gradients for queries and items,
+    through both outputs (the entropy loss reads the weights), including an all-zero query and,
+    with drop_threshold 0.6, rows where the rule keeps nothing (their softmax passes through)."""
+    from daad_lib.memory import CosineRead
+    torch.manual_seed(0)
+    queries = torch.randn(12, 20, dtype=torch.float64)
+    queries[3] = 0.0
+    items = torch.randn(9, 20, dtype=torch.float64)
+    grad_read, grad_weights = torch.randn(12, 20, dtype=torch.float64), torch.randn(12, 9, dtype=torch.float64)
+    results = []
+    for read_fn in (autograd_read, CosineRead.apply):
+        q, m = queries.clone().requires_grad_(), items.clone().requires_grad_()
+        read, weights = read_fn(q, m, temperature, drop_threshold)
+        torch.autograd.backward([read, weights], [grad_read, grad_weights])
+        results.append((read.detach(), weights.detach(), q.grad, m.grad))
+    if drop_threshold > 0.5:
+        assert (results[0][1].max(dim=1).values < drop_threshold).any(), "no row kept nothing"
+    for reference, fast in zip(*results):
+        torch.testing.assert_close(fast, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_block_memory_takes_the_fast_read_only_for_cosine_outside_autocast():
+    from daad_lib.memory import uses_fast_read
+    x = torch.randn(2, 4, 8, 8)
+    assert uses_fast_read(BlockMemory((4, 8, 8), (2, 2, 1), 5), x)
+    assert not uses_fast_read(BlockMemory((4, 8, 8), (2, 2, 1), 5, addressing="dot-shrink"), x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not uses_fast_read(BlockMemory((4, 8, 8), (2, 2, 1), 5), x)
