@@ -13,7 +13,7 @@ from .data.cache import in_memory
 from .device import select_device
 from .metrics import aupr, aupro, f1_max, image_auroc, pixel_auroc
 from .models import Detector
-from .scoring import fuse, score_batch, score_ranges
+from .scoring import IMAGE_SCORES, fuse, image_score, score_batch, score_ranges
 
 
 def ordered_batches(dataset: Dataset, batch_size: int, num_workers: int = 0):
@@ -57,7 +57,9 @@ def metrics_from_scores(scores: dict, gamma: float) -> dict:
     Image level, of A(x) (Eq. 7, min-max over this set, weight ``gamma``): ``image_auroc``,
     ``image_f1_max``, ``image_aupr``; of R(x) and L(x) alone: ``image_auroc_recon``,
     ``image_auroc_align``. Pixel level, when masks with defects exist: ``pixel_auroc``,
-    ``pixel_aupro`` (to FPR 0.3), ``pixel_f1_max``; else None.
+    ``pixel_aupro`` (to FPR 0.3), ``pixel_f1_max``; else None. With ``maps``, also
+    ``image_auroc_by_score``: the image AUROC with R(x) read from the maps instead
+    (:func:`auroc_by_image_score`).
 
     >>> scores = {"recon": torch.tensor([1.0, 2.0, 4.0]), "align": None, "labels": torch.tensor([0, 1, 1])}
     >>> metrics_from_scores(scores, gamma=1.0)["image_f1_max"]
@@ -73,11 +75,23 @@ def metrics_from_scores(scores: dict, gamma: float) -> dict:
         "image_aupr": aupr(fused, labels),
         "pixel_auroc": None, "pixel_aupro": None, "pixel_f1_max": None,
     }
+    if scores.get("maps") is not None:
+        result["image_auroc_by_score"] = auroc_by_image_score(scores, gamma)
     masks = scores.get("masks")
     if masks is not None and masks.any():
         result.update(pixel_auroc=pixel_auroc(scores["maps"], masks), pixel_aupro=aupro(scores["maps"], masks),
                       pixel_f1_max=f1_max(scores["maps"], masks)[0])
     return result
+
+
+def auroc_by_image_score(scores: dict, gamma: float) -> dict:
+    """Image AUROC of A(x) (Eq. 7) with R(x) replaced by each rule of
+    :func:`daad_lib.scoring.image_score`: ``{"mean": ..., "map_max": ..., "map_top1pct": ...}``.
+    ``"mean"`` is the paper's R(x), so it equals ``image_auroc``; the others are labelled
+    options read from the smoothed anomaly maps and change nothing else."""
+    return {rule: image_auroc(fuse(image_score(scores["recon"], scores["maps"], rule), scores.get("align"), gamma),
+                              scores["labels"])
+            for rule in IMAGE_SCORES}
 
 
 def decision_threshold(scores: dict, gamma: float, ranges: dict) -> dict:

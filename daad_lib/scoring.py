@@ -42,6 +42,32 @@ def anomaly_map(x: torch.Tensor, x_hat: torch.Tensor, sigma: float | None = None
     return error[:, 0]
 
 
+IMAGE_SCORES = ("mean", "map_max", "map_top1pct")
+
+
+def image_score(recon: torch.Tensor, maps: torch.Tensor, rule: str) -> torch.Tensor:
+    """The image score a rule reads: (B,) from R(x) (B,) and the smoothed maps (B, H, W).
+
+    * ``"mean"``: R(x) itself, the mean squared error over every pixel (the paper's score);
+    * ``"map_max"``: the map's maximum, the score of most of the field's detectors (PaDiM,
+      PatchCore, anomalib's models): a small defect is not diluted by the normal pixels;
+    * ``"map_top1pct"``: the mean of the map's top 1 % of pixels, between the two.
+
+    >>> maps = torch.zeros(2, 10, 10); maps[1, 0, 0] = 5.0
+    >>> image_score(maps.mean(dim=(1, 2)), maps, "map_max"), image_score(None, maps, "map_top1pct")
+    (tensor([0., 5.]), tensor([0., 5.]))
+    """
+    if rule == "mean":
+        return recon
+    flat = maps.flatten(1)  # (B, H*W)
+    if rule == "map_max":
+        return flat.max(dim=1).values
+    if rule == "map_top1pct":
+        k = max(1, round(0.01 * flat.shape[1]))
+        return flat.topk(k, dim=1).values.mean(dim=1)
+    raise ValueError(f"image score must be one of {IMAGE_SCORES}, got {rule!r}")
+
+
 def minmax(values: torch.Tensor, value_range: tuple[float, float] | None = None) -> torch.Tensor:
     """Linearly map ``value_range`` = (low, high) to [0, 1]; without it, the set's own min and
     max (a constant set maps to 0). Values outside a given range land outside [0, 1]."""

@@ -79,3 +79,32 @@ def test_non_checkpoint_files_are_refused(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_image_scores_read_from_the_map_find_a_small_defect_the_mean_dilutes():
+    """Normal images with uneven background error against defective ones with a quiet
+    background and one bright 2x2 spot: R(x) ranks them wrongly, the map's max rightly."""
+    from daad_lib.evaluate import auroc_by_image_score
+    from daad_lib.scoring import image_score
+    torch.manual_seed(0)
+    maps = torch.rand(20, 32, 32) * 0.1
+    maps[:10] += 0.05  # normal: more error everywhere
+    maps[10:, 5:7, 5:7] = 1.0  # defective: one small spot
+    labels = torch.tensor([0] * 10 + [1] * 10)
+    scores = {"recon": maps.flatten(1).mean(dim=1), "maps": maps, "labels": labels, "align": None}
+    by_score = auroc_by_image_score(scores, gamma=1.0)
+    assert by_score["mean"] < 0.5 and by_score["map_max"] == 1.0 and by_score["map_top1pct"] == 1.0
+    top = image_score(None, maps, "map_top1pct")  # top 1 % of 1024 pixels = 10 pixels
+    torch.testing.assert_close(top[10:], (4 * 1.0 + maps[10:].flatten(1).sort(descending=True).values[:, 4:10].sum(1)) / 10)
+    with pytest.raises(ValueError, match="image score must be one of"):
+        image_score(None, maps, "median")
+
+
+def test_metrics_report_the_map_scores_and_keep_the_papers_auroc():
+    from daad_lib.evaluate import metrics_from_scores
+    maps = torch.rand(6, 8, 8)
+    scores = {"recon": torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), "align": None, "maps": maps,
+              "labels": torch.tensor([0, 0, 0, 1, 1, 1])}
+    metrics = metrics_from_scores(scores, gamma=1.0)
+    assert metrics["image_auroc"] == metrics["image_auroc_by_score"]["mean"] == 1.0
+    assert set(metrics["image_auroc_by_score"]) == {"mean", "map_max", "map_top1pct"}
