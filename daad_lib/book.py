@@ -8,8 +8,9 @@ results, and checking the readers' exercises.
   instead of training it again.
 * Results: :func:`committed` / :func:`committed_markdown` read ``results/<protocol>/``
   and say plainly when a file is not there yet.
-* Exercises: :func:`check` runs a reader's function and the library's on the same inputs
-  and prints ``pass`` or what differs.
+* Exercises: :func:`check` (from :mod:`daad_lib.exercises`) runs a reader's function on
+  hidden cases against the library's, refuses one that borrows the library's, and prints
+  ``pass``, ``not yet`` or what differs.
 """
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from .data import MVTecLayoutError, build_dataset, default_data_dir
+from .exercises import check  # noqa: F401  (the chapters import it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -141,47 +142,3 @@ def committed_figure(name: str, protocol: str = "cpu") -> Path | None:
     """The plot beside a results file, ``results/<protocol>/<name>.png``, or None."""
     path = RESULTS / protocol / f"{name}.png"
     return path if path.exists() else None
-
-
-def describe(value) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"tensor of shape {tuple(value.shape)}"
-    return repr(value) if not isinstance(value, (list, tuple)) else f"{type(value).__name__} of {len(value)}"
-
-
-def check(candidate: Callable, reference: Callable, cases: list[tuple], name: str,
-          strict: bool = False, atol: float = 1e-5) -> bool:
-    """Run ``candidate(*case)`` and ``reference(*case)`` on every case and compare.
-
-    Prints ``pass`` or the first case that differs (shapes or values) or raises. A candidate
-    that raises NotImplementedError has not been attempted yet: said so, not a failure.
-    With ``strict`` (the cells that run the reference solutions in CI), a failure raises.
-    """
-    for number, case in enumerate(cases, start=1):
-        try:
-            got = candidate(*case)
-        except NotImplementedError:
-            print(f"{name}: not attempted yet (the function still raises NotImplementedError)")
-            if strict:
-                raise
-            return False
-        except Exception as error:  # the reader's code: report, do not crash the notebook
-            return fail(f"{name}: case {number} raised {type(error).__name__}: {error}", strict)
-        expected = reference(*case)
-        got_t, expected_t = torch.as_tensor(got, dtype=torch.float64), torch.as_tensor(expected, dtype=torch.float64)
-        if got_t.shape != expected_t.shape:
-            return fail(f"{name}: case {number} returned a {describe(got)}, expected shape "
-                        f"{tuple(expected_t.shape)}", strict)
-        if not torch.allclose(got_t, expected_t, atol=atol, rtol=1e-4):
-            worst = (got_t - expected_t).abs().max().item()
-            return fail(f"{name}: case {number} has the right shape but wrong values "
-                        f"(largest difference {worst:.3g})", strict)
-    print(f"{name}: pass ({len(cases)} cases agree with daad_lib)")
-    return True
-
-
-def fail(message: str, strict: bool) -> bool:
-    if strict:
-        raise AssertionError(message)
-    print(message)
-    return False

@@ -1,5 +1,5 @@
 """The book's helpers: offline sliders, diagrams drawn from the config, the data fallback,
-the model cache and the exercise checker."""
+the model cache (the exercise checks: test_exercises.py)."""
 from __future__ import annotations
 
 import re
@@ -12,10 +12,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from daad_lib import book  # noqa: E402
-from daad_lib.book import HOW_TO_GET_MVTEC, bottle_or_standin, check, committed_markdown  # noqa: E402
+from daad_lib.book import HOW_TO_GET_MVTEC, bottle_or_standin, committed_markdown  # noqa: E402
 from daad_lib.config import make_config  # noqa: E402
 from daad_lib.data import Stripes  # noqa: E402
-from daad_lib.memory import divide  # noqa: E402
 from daad_lib.train import TrainConfig  # noqa: E402
 from daad_lib.viz import (addressing_grid, discriminator_shapes, draw_architecture, draw_discriminator,  # noqa: E402
                           figure_to_array, frame_slider, image_grid)
@@ -93,21 +92,3 @@ def test_trained_caches_by_config_and_loads_the_same_weights(tmp_path, monkeypat
         assert torch.equal(a, b)
     with pytest.raises(pytest.fail.Exception):  # another config is another model: it trains
         book.trained("ae", data, recipe, "stripes", image_size=32, channels=3, num_items=7)
-
-
-def test_check_passes_a_right_answer_and_names_what_is_wrong(capsys):
-    cases = [(torch.randn(2, 4, 8, 8), (2, 2, 1))]
-    assert check(divide, divide, cases, "divide")
-    assert "pass" in capsys.readouterr().out
-    assert not check(lambda x, r: divide(x, r)[:, :1], divide, cases, "divide")
-    assert "expected shape (2, 4, 64)" in capsys.readouterr().out
-    assert not check(lambda x, r: divide(x, r) + 1, divide, cases, "divide")
-    assert "wrong values" in capsys.readouterr().out
-
-
-def test_check_treats_a_stub_as_not_attempted_and_strict_raises():
-    def stub(x, r):
-        raise NotImplementedError
-    assert not check(stub, divide, [(torch.zeros(1, 1, 2, 2), (1, 1, 1))], "divide")
-    with pytest.raises(AssertionError, match="wrong values"):
-        check(lambda x, r: divide(x, r) * 2, divide, [(torch.ones(1, 1, 2, 2), (1, 1, 1))], "divide", strict=True)
