@@ -87,3 +87,35 @@ def test_filled_puts_the_reference_solution_into_the_stub(copies, name):
     (stub,) = [cell for cell in done["cells"] if "exercise" in tags(cell)]
     assert source(stub) == solution_code(chapter_nb, exercise.function)
     assert "NotImplementedError" not in source(stub)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_kept_cell_reads_a_name_only_a_removed_solution_cell_defined(chapter):
+    """The cheap stand-in for executing every copy: a name that a solution cell assigns (a
+    function, a variable) and no kept cell assigns must not be read by a kept cell, or the
+    student copy would stop there with a NameError. tests/test_grading.py executes the copies."""
+    import ast
+    chapter_nb = read(ROOT / "notebooks" / f"{chapter}.ipynb")
+    code = [cell for cell in chapter_nb["cells"] if cell["cell_type"] == "code"]
+
+    def parsed(cell):
+        lines = [line for line in source(cell).splitlines() if not line.lstrip().startswith(("%", "!"))]
+        return ast.parse("\n".join(lines))
+
+    def assigned(tree):
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        return names
+
+    removed = set().union(*[assigned(parsed(c)) for c in code if "solution" in tags(c)] or [set()])
+    kept_trees = [parsed(c) for c in code if "solution" not in tags(c)]
+    only_in_solutions = removed - set().union(*[assigned(t) for t in kept_trees] or [set()])
+    read_by_kept = {node.id for tree in kept_trees for node in ast.walk(tree)
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    assert not only_in_solutions & read_by_kept, sorted(only_in_solutions & read_by_kept)
