@@ -95,18 +95,48 @@ def cache_key(variant: str, train_config, source: str, num_images: int, config: 
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def trained(variant: str, train_set, train_config, source: str, **config):
+def pretrained_file(pretrained: str, name: str) -> Path | None:
+    """``name`` from an instructor's folder or URL prefix (https:// or file://), or None if it
+    has no such file. A URL's file is downloaded once into the cache of :mod:`daad_lib.pretrained`."""
+    from .checkpoint import CheckpointError
+    from .pretrained import fetch
+
+    if "://" not in pretrained:
+        path = Path(pretrained).expanduser() / name
+        return path if path.is_file() else None
+    try:
+        return fetch(pretrained.rstrip("/") + "/" + name)
+    except (CheckpointError, OSError) as error:  # urllib's HTTPError is an OSError
+        print(f"{pretrained}: {error}")
+        return None
+
+
+def trained(variant: str, train_set, train_config, source: str, pretrained: str | None = None, **config):
     """:func:`daad_lib.train.fit` (same arguments, without ``progress``), cached on disk.
 
     The cache key holds the full model config, the training recipe, the data description
     and :func:`library_fingerprint`; a hit loads the weights (weights-only) instead of
     training again. Prints which of the two happened. The cache is ``_build/book_cache``
     (or ``$DAAD_BOOK_CACHE``); delete it to retrain everything.
+
+    ``pretrained`` (a chapter's ``PRETRAINED`` parameter): a folder, or an https:// or file://
+    URL prefix, holding such cache files, e.g. an instructor's cache from a long run (see
+    book/running.md). The file of this model, under the same key, is loaded from there
+    instead of training; if it is missing (other parameters, another library version) the
+    chapter says so and trains.
     """
     from .checkpoint import load_detector, save_checkpoint
     from .train import fit
 
     path = CACHE / f"{variant}-{cache_key(variant, train_config, source, len(train_set), config)}.pt"
+    if pretrained:
+        handed_out = pretrained_file(pretrained, path.name)
+        if handed_out is not None:
+            detector, _ = load_detector(handed_out, variant)
+            print(f"{variant}: loaded the pretrained model {path.name} from {pretrained}")
+            return detector
+        print(f"{variant}: {pretrained} has no {path.name} (it was made with other parameters or "
+              f"another version of daad_lib: use the parameters it was made with); training instead")
     if path.exists():
         detector, _ = load_detector(path, variant)
         print(f"{variant}: loaded the model trained earlier in this build ({path.name})")

@@ -92,3 +92,25 @@ def test_trained_caches_by_config_and_loads_the_same_weights(tmp_path, monkeypat
         assert torch.equal(a, b)
     with pytest.raises(pytest.fail.Exception):  # another config is another model: it trains
         book.trained("ae", data, recipe, "stripes", image_size=32, channels=3, num_items=7)
+
+
+def test_a_chapter_loads_an_instructors_pretrained_model_from_a_folder_or_a_file_url(tmp_path, monkeypatch, capsys):
+    """PRETRAINED: an instructor's cache folder (here made by training once into it) is read by
+    path or file:// URL instead of training; a folder without the model says so and trains."""
+    handout, student = tmp_path / "handout", tmp_path / "student_cache"
+    data, recipe = Stripes("train", 32, num_images=8), TrainConfig(epochs=1)
+    monkeypatch.setattr(book, "CACHE", handout)
+    made = book.trained("ae", data, recipe, "stripes", image_size=32, channels=3)
+    monkeypatch.setattr(book, "CACHE", student)
+    monkeypatch.setenv("DAAD_CACHE", str(tmp_path / "downloads"))
+    import daad_lib.train
+    real_fit = daad_lib.train.fit
+    monkeypatch.setattr(daad_lib.train, "fit", lambda *a, **k: pytest.fail("trained instead of loading"))
+    for pretrained in (str(handout), handout.as_uri()):
+        loaded = book.trained("ae", data, recipe, "stripes", pretrained=pretrained, image_size=32, channels=3)
+        assert "loaded the pretrained model" in capsys.readouterr().out
+        for a, b in zip(made.state_dict().values(), loaded.state_dict().values()):
+            assert torch.equal(a, b)
+    monkeypatch.setattr(daad_lib.train, "fit", real_fit)
+    book.trained("ae", data, recipe, "stripes", pretrained=str(tmp_path / "empty"), image_size=32, channels=3)
+    assert "training instead" in capsys.readouterr().out
