@@ -4,7 +4,8 @@ rates r_h = r_w = 1, 2, 4, 8, from models trained at 128 px.
     python book/make_fig5.py [--epochs 25] [--image-size 128] [--precision bf16]
     python book/make_fig5.py --checkpoint-pattern "runs/cpu/mvtec-bottle-daad-r{rate}-seed0/checkpoint.pt"
 
-Trains one DAAD per rate (resumable: checkpoints in runs/book/fig5_r<rate>/), or loads trained
+Trains one DAAD per rate through the library's run pipeline (``daad_lib.run.train_run``;
+resumable: run folders runs/book/fig5_r<rate>/), or loads trained
 checkpoints that match ``--checkpoint-pattern`` (for example the Table 4 runs, which have the
 same protocol), then writes results/book/fig5_bottle.{json,md,png}: the reconstructions of the
 test image with the largest defect and of one image of every other defect type, each rate's image
@@ -24,13 +25,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from daad_lib import run as pipeline  # noqa: E402
 from daad_lib.checkpoint import load_detector  # noqa: E402
 from daad_lib.config import make_config  # noqa: E402
 from daad_lib.data import build_dataset  # noqa: E402
 from daad_lib.evaluate import evaluate  # noqa: E402
 from daad_lib.models import Detector  # noqa: E402
 from daad_lib.provenance import run_info  # noqa: E402
-from daad_lib.train import TrainConfig, train  # noqa: E402
+from daad_lib.train import TrainConfig  # noqa: E402
 from daad_lib.viz import show  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +50,7 @@ def chosen_images(test_set) -> list[int]:
     return [index for _, index in sorted(best.values(), reverse=True)]
 
 
-def model_for(rate: int, args, train_set) -> tuple[Detector, float]:
+def model_for(rate: int, args) -> tuple[Detector, float]:
     """A trained DAAD at ``rate`` and the seconds its training took here (0 when loaded)."""
     if args.checkpoint_pattern:
         detector, state = load_detector(ROOT / args.checkpoint_pattern.format(rate=rate), "daad")
@@ -59,12 +61,12 @@ def model_for(rate: int, args, train_set) -> tuple[Detector, float]:
             raise SystemExit(f"checkpoint for r = {rate} was trained {state['epoch']} epochs, not {args.epochs}")
         return detector, 0.0
     out = Path(args.runs_dir) / f"fig5_r{rate}"
-    torch.manual_seed(args.seed)
-    detector = Detector(make_config("daad", image_size=args.image_size, rates=(rate, rate, 1)))
+    spec = {"name": "mvtec", "category": "bottle", "image_size": args.image_size, "data_dir": args.data_dir}
     began = time.perf_counter()
-    train(detector, train_set, TrainConfig(epochs=args.epochs, seed=args.seed, precision=args.precision),
-          out_dir=out, resume=(out / "checkpoint.pt").exists())
-    return detector.eval(), time.perf_counter() - began
+    trained = pipeline.train_run(make_config("daad", image_size=args.image_size, rates=(rate, rate, 1)), spec,
+                                 TrainConfig(epochs=args.epochs, seed=args.seed, precision=args.precision),
+                                 out, resume=pipeline.has_checkpoint(out))
+    return trained.detector, time.perf_counter() - began
 
 
 def main() -> None:
@@ -81,13 +83,12 @@ def main() -> None:
                         help="load trained checkpoints instead, e.g. runs/x/daad-r{rate}-seed0/checkpoint.pt")
     args = parser.parse_args()
     began = time.perf_counter()
-    train_set = build_dataset("mvtec", "train", args.image_size, args.data_dir, "bottle")
     test_set = build_dataset("mvtec", "test", args.image_size, args.data_dir, "bottle")
     shown = chosen_images(test_set)
     images = torch.stack([test_set[i]["image"] for i in shown])  # (k, 3, S, S)
     rows, per_rate = [[image] for image in images], {}
     for rate in args.rates:
-        detector, seconds = model_for(rate, args, train_set)
+        detector, seconds = model_for(rate, args)
         with torch.no_grad():
             rebuilt = detector(images)
         for row, image in zip(rows, rebuilt):

@@ -32,7 +32,7 @@ from .predict import as_pil, predict, unique_names
 from .provenance import run_info
 from .rundir import RunFolderError, atomic_write_text
 from .run import FOLDER_DIRS, THRESHOLD_QUANTILE, VALIDATION_RATIO, build_split, run
-from .train import MissingExtra, TrainConfig, TrainingDiverged, train
+from .train import MissingExtra, TrainConfig, TrainingDiverged, fit
 
 DEFAULT_SIZE = {"mvtec": 256, "folder": 256, "mnist": 32, "cifar10": 32, "digits": 32, "stripes": 32}
 THRESHOLD_HELP = ("by default the threshold is the one `daad train` stored: a high quantile of A(x) on normal "
@@ -240,12 +240,9 @@ def cmd_demo(args) -> dict:
           f"{len(test_set)} test images ({sum(test_set.labels)} anomalous), 32x32, {args.epochs} epochs")
     results = {}
     for variant, overrides in (("ae", {}), ("daad", {"rates": (2, 2, 1)})):
-        torch.manual_seed(args.seed)
-        detector = Detector(make_config(variant, image_size=32, channels=1, widths=(32, 64, 128),
-                                        num_items=100, **overrides))
         t0 = time.perf_counter()
-        train(detector, train_set, TrainConfig(epochs=args.epochs, seed=args.seed),
-              progress=not args.no_progress)
+        detector = fit(variant, train_set, TrainConfig(epochs=args.epochs, seed=args.seed), image_size=32,
+                       channels=1, widths=(32, 64, 128), num_items=100, progress=not args.no_progress, **overrides)
         results[variant] = evaluate(detector, test_set)["image_auroc"]
         results[f"{variant}_seconds"] = time.perf_counter() - t0
         print(f"{variant:5s} image AUROC {results[variant]:.3f}  ({results[f'{variant}_seconds']:.0f} s)")

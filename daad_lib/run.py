@@ -1,7 +1,8 @@
 """One run, one owner: seed, build the data, build the model, train, store the normal score
 range and a decision threshold, write the record.
 
-``daad train`` is a thin wrapper over :func:`run`. A run folder holds:
+``daad train``, the experiments and the book call :func:`run` (the record) or :func:`train_run`
+(the record and the trained detector with its test split). A run folder holds:
 
 * ``checkpoint.pt``: weights, optimiser states, the recipe and the dataset spec
   (:mod:`daad_lib.checkpoint`), plus ``score_stats`` (min and max of R(x), L(x) on the
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -40,7 +41,7 @@ from .data.common import held_out
 from .evaluate import normal_range, normal_threshold, score_dataset
 from .models import Detector
 from .provenance import run_info
-from .train import CHECKPOINT_NAME, TrainConfig, train
+from .train import CHECKPOINT_NAME, TrainConfig, train_new
 
 VALIDATION_RATIO = 0.1  # share of the normal training images held out for the threshold
 THRESHOLD_QUANTILE = 0.99  # the threshold: this quantile of A(x) on those held-out images
@@ -88,12 +89,35 @@ def with_actual_category(spec: dict, dataset: Dataset) -> dict:
     return {**spec, "category": category} if spec["name"] == "mvtec" and category else spec
 
 
+@dataclass
+class Trained:
+    """A finished run in memory: the trained detector (in eval mode), the test split it was
+    built from the spec, and the record written to ``train.json``."""
+
+    detector: Detector
+    test_set: Dataset
+    info: dict
+
+
+def has_checkpoint(out: str | Path) -> bool:
+    """Whether ``out`` holds a run to resume (the experiments resume whatever they find)."""
+    return (Path(out) / CHECKPOINT_NAME).is_file()
+
+
 def run(config: ModelConfig, spec: dict, tc: TrainConfig, out: str | Path, resume: bool = False,
         overwrite: bool = False, device: str = "auto", progress: bool = True,
         quantile: float = THRESHOLD_QUANTILE) -> dict:
     """Train the model ``config`` on the dataset ``spec`` into the run folder ``out`` and record
-    it; returns the contents of ``train.json``. Under torchrun every rank calls this; rank 0
-    alone claims and writes the folder."""
+    it; returns the contents of ``train.json`` (:func:`train_run` also returns the detector)."""
+    return train_run(config, spec, tc, out, resume, overwrite, device, progress, quantile).info
+
+
+def train_run(config: ModelConfig, spec: dict, tc: TrainConfig, out: str | Path, resume: bool = False,
+              overwrite: bool = False, device: str = "auto", progress: bool = True,
+              quantile: float = THRESHOLD_QUANTILE) -> Trained:
+    """The one run pipeline: seed, build the data, build the model, train, store the normal
+    score range (and the threshold), write ``train.json``. Under torchrun every rank calls this;
+    rank 0 alone claims and writes the folder."""
     out = Path(out)
     main = distributed.world().main
     with rundir.claim(out) if main else nullcontext():
@@ -106,22 +130,28 @@ def run(config: ModelConfig, spec: dict, tc: TrainConfig, out: str | Path, resum
         train_set, validation = split_off_validation(full_train, spec.get("validation_ratio", 0.0))
         if tc.num_workers == 0:
             train_set = in_memory(train_set)  # decoded once: for training and the score range
-        torch.manual_seed(tc.seed)
-        detector = Detector(config)
         began = time.perf_counter()
-        history = train(detector, train_set, tc, out_dir=out, resume=resume, device=device, dataset_spec=spec,
-                        progress=progress and main, eval_set=test_set if tc.eval_every else None)
+        detector, history = train_new(config, train_set, tc, out_dir=out, resume=resume, device=device,
+                                      dataset_spec=spec, progress=progress and main,
+                                      eval_set=test_set if tc.eval_every else None)
         info = {**run_info(), "model_config": config.to_dict(), "dataset": spec, "train_config": asdict(tc),
                 "processes": distributed.world().size, "wall_time_s": time.perf_counter() - began,
                 "num_train_images": len(train_set), "history": history}
         if main:
-            detector.eval()
-            stats = normal_range(detector, train_set, device=device)
-            decision = None
-            if validation is not None:
-                held_scores = score_dataset(detector, validation, device=device)
-                decision = normal_threshold(held_scores, config.gamma, stats, quantile)
-            update_checkpoint(out / CHECKPOINT_NAME, score_stats=stats, decision=decision)
-            info["decision"] = decision
+            info["decision"] = record_range(detector, train_set, validation, out, device, quantile)
             rundir.atomic_write_text(out / "train.json", json.dumps(info, indent=2) + "\n")
-    return info
+    return Trained(detector.eval(), test_set, info)
+
+
+def record_range(detector: Detector, train_set: Dataset, validation: Dataset | None, out: Path,
+                 device: str, quantile: float) -> dict | None:
+    """Store the normal score range (and the threshold from the held-out normal images, when
+    some were held out) in the checkpoint; returns the threshold's record, or None."""
+    detector.eval()
+    stats = normal_range(detector, train_set, device=device)
+    decision = None
+    if validation is not None:
+        held_scores = score_dataset(detector, validation, device=device)
+        decision = normal_threshold(held_scores, detector.config.gamma, stats, quantile)
+    update_checkpoint(out / CHECKPOINT_NAME, score_stats=stats, decision=decision)
+    return decision

@@ -453,8 +453,21 @@ def save_epoch(out: Path, detector: Detector, tc: TrainConfig, dataset_spec: dic
         log.write(json.dumps(history[-1]) + "\n")
 
 
+def train_new(config, dataset: Dataset, train_config: TrainConfig | None = None,
+              **train_kwargs) -> tuple[Detector, list[dict]]:
+    """Seed torch with the recipe's seed, build a fresh model from ``config`` and train it
+    (:func:`train`'s keyword arguments); returns the detector and the per-epoch history.
+    The start of every run: :func:`daad_lib.run.run` and :func:`fit` call it."""
+    tc = train_config or TrainConfig()
+    torch.manual_seed(tc.seed)  # the initial weights follow the seed
+    detector = Detector(config)
+    history = train(detector, dataset, tc, **train_kwargs)
+    return detector, history
+
+
 def fit(variant: str, dataset: Dataset, train_config: TrainConfig | None = None, **kwargs) -> Detector:
-    """Seed, build the preset ``variant`` and train it: the one-call API used by the book.
+    """Seed, build the preset ``variant`` and train it in memory: the one-call API used by the
+    book and ``daad demo`` (:func:`daad_lib.run.run` does the same into a run folder).
 
     Keyword arguments go to :func:`make_config` when they are config fields
     (``image_size``, ``rates``, ...) and to :func:`train` otherwise.
@@ -470,8 +483,5 @@ def fit(variant: str, dataset: Dataset, train_config: TrainConfig | None = None,
     config_keys = {f.name for f in fields(ModelConfig)}
     config_kwargs = {k: v for k, v in kwargs.items() if k in config_keys}
     train_kwargs = {k: v for k, v in kwargs.items() if k not in config_keys}
-    tc = train_config or TrainConfig()
-    torch.manual_seed(tc.seed)
-    detector = Detector(make_config(variant, **config_kwargs))
-    train(detector, dataset, tc, **train_kwargs)
+    detector, _ = train_new(make_config(variant, **config_kwargs), dataset, train_config, **train_kwargs)
     return detector.eval()

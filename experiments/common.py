@@ -1,6 +1,7 @@
 """Shared machinery of the table scripts: protocols, one cached training run, aggregation.
 
-Each run trains one model with one seed, scores the whole test set and stores the
+Each run trains one model with one seed through the library's run pipeline
+(:func:`daad_lib.run.train_run`), scores the whole test set and stores the
 raw per-image scores in ``results/<protocol>/runs/<run name>.json``. A finished
 run is never repeated (delete its file to redo it); an interrupted one resumes
 from its checkpoint under ``runs/experiments/``. A stored run is only reused when
@@ -18,12 +19,13 @@ from pathlib import Path
 
 import torch
 
+from daad_lib import run as pipeline
 from daad_lib.config import BLOCK_RATES, PRESETS, ModelConfig, make_config
-from daad_lib.data import CHANNELS, build_dataset
+from daad_lib.data import CHANNELS
 from daad_lib.evaluate import metrics_from_scores, score_dataset
-from daad_lib.models import Detector
 from daad_lib.provenance import run_info
-from daad_lib.train import TrainConfig, train
+from daad_lib.run import Trained
+from daad_lib.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,21 +125,15 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     if cached_only:
         return None
 
-    train_set = build_dataset(dataset, "train", image_size, data_dir, category, normal_class,
-                              recipe["preprocessing"])
-    test_set = build_dataset(dataset, "test", image_size, data_dir, category, normal_class,
-                             recipe["preprocessing"])
-    torch.manual_seed(seed)
-    detector = Detector(config)
-    checkpoint_dir = checkpoint_folder(protocol, name)
-    began = time.perf_counter()
+    spec = data_spec(dataset, image_size, data_dir, category, normal_class, recipe["preprocessing"])
     train_config = TrainConfig(epochs=epochs, seed=seed, precision=precision, keep_epochs=keep_epochs,
                                batch_size=batch_size, weight_decay=recipe["weight_decay"],
                                lr_milestones=tuple(recipe["lr_milestones"]))
-    history = train(detector, train_set, train_config, out_dir=checkpoint_dir,
-                    resume=(checkpoint_dir / "checkpoint.pt").exists(), progress=sys.stderr.isatty())
+    began = time.perf_counter()
+    trained = train_in(checkpoint_folder(protocol, name), config, spec, train_config)
+    history = trained.info["history"]
     train_seconds = sum(epoch["seconds"] for epoch in history)  # all epochs, across resumes too
-    scores = score_dataset(detector.eval(), test_set)
+    scores = score_dataset(trained.detector, trained.test_set)
     result = {
         **run_info(), "name": name, "protocol": protocol, "dataset": dataset, "subset": subset,
         "split": "train: normal training images; test: whole test set", "variant": variant, "tag": tag,
@@ -158,6 +154,23 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     stored.write_text(json.dumps(result, indent=1) + "\n")
     print(f"{name}: image AUROC {result['image_auroc']:.3f} ({train_seconds:.0f} s)", flush=True)
     return result
+
+
+def data_spec(dataset: str, image_size: int, data_dir: str | None = None, category: str | None = "bottle",
+              normal_class: int = 0, preprocessing: str = "range") -> dict:
+    """The library's dataset spec (:func:`daad_lib.run.build_split`) of an experiment's data:
+    an MVTec-layout ``category``, or one-class ``normal_class`` of MNIST / CIFAR-10."""
+    spec = {"name": dataset, "image_size": image_size, "data_dir": data_dir, "preprocessing": preprocessing}
+    if dataset == "mvtec":
+        return {**spec, "category": category}
+    return {**spec, "normal_class": normal_class}
+
+
+def train_in(folder: Path, config: ModelConfig, spec: dict, train_config: TrainConfig) -> Trained:
+    """Train (resuming what ``folder`` holds) through the library's one run pipeline,
+    :func:`daad_lib.run.train_run`: the run folder gets its checkpoint, log and ``train.json``."""
+    return pipeline.train_run(config, spec, train_config, folder, resume=pipeline.has_checkpoint(folder),
+                              progress=sys.stderr.isatty())
 
 
 def checkpoint_folder(protocol: str, name: str) -> Path:

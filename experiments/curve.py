@@ -11,21 +11,17 @@ stopping and restarting the command loses at most one epoch; each milestone's ch
 from __future__ import annotations
 
 import json
-import sys
 import time
 
-import torch
-
-from daad_lib.data import CHANNELS, build_dataset
-from daad_lib.data.cache import in_memory
+from daad_lib.data import CHANNELS
 from daad_lib.evaluate import metrics_from_scores, score_dataset
 from daad_lib.models import Detector
 from daad_lib.provenance import run_info
-from daad_lib.train import TrainConfig, train
 from daad_lib.published import DAAD_TABLE3_BOTTLE
+from daad_lib.train import TrainConfig
 
-from .common import (PROTOCOLS, checkpoint_folder, parse_args, protocol_config, results_dir, run_name,
-                     save_figure, subplots, write_outputs)
+from .common import (PROTOCOLS, checkpoint_folder, data_spec, parse_args, protocol_config, results_dir, run_name,
+                     save_figure, subplots, train_in, write_outputs)
 
 PROTOCOL, IMAGE_SIZE, SEED = "cpu2", 128, 0
 MILESTONES = (25, 50, 100, 250, 500, 1000)
@@ -71,10 +67,9 @@ def curve_name(model: str) -> str:
 
 
 def run_curves(models: list[str], until: int, data_dir: str | None) -> None:
-    """Train every model milestone by milestone (resuming, models taking turns, so that all
-    curves reach the same depth), evaluating each milestone once."""
-    train_set = in_memory(build_dataset("mvtec", "train", IMAGE_SIZE, data_dir, "bottle"))
-    test_set = in_memory(build_dataset("mvtec", "test", IMAGE_SIZE, data_dir, "bottle"))
+    """Train every model milestone by milestone through the library's run pipeline (resuming,
+    models taking turns, so that all curves reach the same depth), evaluating each milestone once."""
+    spec = data_spec("mvtec", IMAGE_SIZE, data_dir, "bottle")
     precision = PROTOCOLS[PROTOCOL]["precision"]
     for milestone in (m for m in MILESTONES if m <= until):
         for model in models:
@@ -82,13 +77,10 @@ def run_curves(models: list[str], until: int, data_dir: str | None) -> None:
             if milestone_file(name, milestone).exists():
                 continue
             preset, overrides = MODELS[model]
-            folder = checkpoint_folder(PROTOCOL, name)
-            torch.manual_seed(SEED)
-            detector = Detector(protocol_config(PROTOCOL, preset, IMAGE_SIZE, CHANNELS["mvtec"], **overrides))
+            config = protocol_config(PROTOCOL, preset, IMAGE_SIZE, CHANNELS["mvtec"], **overrides)
             tc = TrainConfig(epochs=milestone, seed=SEED, precision=precision, keep_epochs=MILESTONES)
-            history = train(detector, train_set, tc, out_dir=folder, resume=(folder / "checkpoint.pt").exists(),
-                            progress=sys.stderr.isatty())
-            evaluate_milestone(detector, test_set, history, name, milestone)
+            trained = train_in(checkpoint_folder(PROTOCOL, name), config, spec, tc)
+            evaluate_milestone(trained.detector, trained.test_set, trained.info["history"], name, milestone)
 
 
 def tabulate(models: list[str]) -> None:

@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 
-import torch
-
-from daad_lib.data import CHANNELS, build_dataset
-from daad_lib.models import Detector
+from daad_lib.data import CHANNELS
 from daad_lib.provenance import run_info
-from daad_lib.train import TrainConfig, train
+from daad_lib.train import TrainConfig
 
-from .common import checkpoint_folder, parse_args, protocol_config, results_dir, save_figure, subplots, write_outputs
+from .common import (checkpoint_folder, data_spec, parse_args, protocol_config, results_dir, save_figure, subplots,
+                     train_in, write_outputs)
 
 PROTOCOL, IMAGE_SIZE, NORMAL_CLASS, SEED = "cpu2", 32, 0, 0
 MAX_EPOCHS, WINDOW, TOLERANCE, BATCH = 40, 5, 0.05, 64
@@ -52,18 +49,15 @@ def pilot(dataset: str, model: str, data_dir) -> dict:
     if stored.exists():
         return json.loads(stored.read_text())
     config = protocol_config(PROTOCOL, model, IMAGE_SIZE, CHANNELS[dataset])
-    folder = checkpoint_folder(PROTOCOL, name)
-    torch.manual_seed(SEED)
-    detector = Detector(config)
-    train_set = build_dataset(dataset, "train", IMAGE_SIZE, data_dir, normal_class=NORMAL_CLASS)
+    spec = data_spec(dataset, IMAGE_SIZE, data_dir, normal_class=NORMAL_CLASS)
+    tc = TrainConfig(epochs=MAX_EPOCHS, seed=SEED, precision="bf16", batch_size=BATCH)
     began = time.perf_counter()
-    history = train(detector, train_set, TrainConfig(epochs=MAX_EPOCHS, seed=SEED, precision="bf16",
-                                                     batch_size=BATCH),
-                    out_dir=folder, resume=(folder / "checkpoint.pt").exists(), progress=sys.stderr.isatty())
+    trained = train_in(checkpoint_folder(PROTOCOL, name), config, spec, tc)
+    history = trained.info["history"]
     losses = [epoch["rec"] for epoch in history]
     result = {**run_info(), "name": name, "dataset": dataset, "normal_class": NORMAL_CLASS, "model": model,
               "seed": SEED, "image_size": IMAGE_SIZE, "epochs": MAX_EPOCHS, "batch_size": BATCH, "precision": "bf16",
-              "model_config": config.to_dict(), "train_images": len(train_set),
+              "model_config": config.to_dict(), "train_images": trained.info["num_train_images"],
               "train_wall_time_s": sum(e["seconds"] for e in history), "wall_time_s": time.perf_counter() - began,
               "train_loss_rec": losses, "plateau_epoch": plateau_epoch(losses)}
     stored.parent.mkdir(parents=True, exist_ok=True)

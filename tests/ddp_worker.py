@@ -18,14 +18,14 @@ def run(ranks_dir: str, argv: list[str]) -> int:
 
     distributed.setup("cpu")
     trained = {}
-    real_train = pipeline.train
+    real_train = pipeline.train_new
 
-    def train_and_keep(detector, *args, **kwargs):
-        history = real_train(detector, *args, **kwargs)
+    def train_and_keep(*args, **kwargs):
+        detector, history = real_train(*args, **kwargs)
         trained["state"] = detector.state_dict()
-        return history
+        return detector, history
 
-    pipeline.train = train_and_keep
+    pipeline.train_new = train_and_keep
     codes = [cli.main([*argv, "--epochs", "1"]), cli.main([*argv, "--epochs", "2", "--resume"])]
     torch.save(trained["state"], Path(ranks_dir) / f"rank{distributed.world().rank}.pt")
     distributed.cleanup()
