@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -22,7 +23,8 @@ import torch
 from . import distributed
 from .checkpoint import CheckpointError, load_detector
 from .config import PRESETS, make_config
-from .data import CHANNELS, DATASETS, CorruptImageError, FolderLayoutError, MVTecLayoutError, build_dataset
+from .data import (CHANNELS, DATASETS, CorruptImageError, Folder, FolderLayoutError, MVTecLayoutError,
+                   build_dataset)
 from .data.oneclass import PREPROCESSINGS
 from .device import PRECISIONS
 from .evaluate import evaluate
@@ -34,6 +36,8 @@ from .rundir import RunFolderError, atomic_write_text
 from .run import FOLDER_DIRS, THRESHOLD_QUANTILE, VALIDATION_RATIO, build_split, run
 from .train import MissingExtra, TrainConfig, TrainingDiverged, fit
 
+FOLDER_DEFAULTS = inspect.signature(Folder).parameters  # the folder flags' defaults are Folder's
+DATA_DEFAULTS = inspect.signature(build_dataset).parameters
 DEFAULT_SIZE = {"mvtec": 256, "folder": 256, "mnist": 32, "cifar10": 32, "digits": 32, "stripes": 32}
 THRESHOLD_HELP = ("by default the threshold is the one `daad train` stored: a high quantile of A(x) on normal "
                   "training images held out of training (no test labels); --threshold-from test uses the F1-max "
@@ -276,9 +280,9 @@ def parser() -> argparse.ArgumentParser:
                         help="masks of the defective images, matched by file stem (<stem>.png or <stem>_mask.png)")
     folder.add_argument("--normal-test-dir", default=None,
                         help="normal test images (default: hold out --normal-split-ratio of --normal-dir)")
-    folder.add_argument("--normal-split-ratio", type=float, default=0.2,
+    folder.add_argument("--normal-split-ratio", type=float, default=FOLDER_DEFAULTS["normal_split_ratio"].default,
                         help="share of --normal-dir held out for testing without --normal-test-dir")
-    folder.add_argument("--split-seed", type=int, default=0, help="seed of that split")
+    folder.add_argument("--split-seed", type=int, default=FOLDER_DEFAULTS["seed"].default, help="seed of that split")
     folder.add_argument("--channels", type=int, choices=(1, 3), default=None, help="3 (RGB; the default) or 1 (grey)")
     p.add_argument("--model", choices=sorted(PRESETS), default="daad")
     p.add_argument("--image-size", type=int, default=None, help="default 256 for mvtec and folder, else 32")
@@ -291,7 +295,7 @@ def parser() -> argparse.ArgumentParser:
                         "seed gives bit-identical weights, also on a GPU, possibly slower")
     p.add_argument("--lr-milestones", type=int, nargs="+", default=None, metavar="E",
                    help="multiply the learning rate by 0.1 at these epochs")
-    p.add_argument("--preprocessing", choices=PREPROCESSINGS, default="range",
+    p.add_argument("--preprocessing", choices=PREPROCESSINGS, default=DATA_DEFAULTS["preprocessing"].default,
                    help="mnist/cifar10: range = pixels to [-1, 1] (the paper); gcn-l1 = Deep SVDD's global "
                         "contrast normalisation and min-max scaling by the normal class's training images")
     p.add_argument("--precision", choices=PRECISIONS, default=recipe.precision,

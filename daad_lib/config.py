@@ -78,21 +78,34 @@ def default_widths(image_size: int, channels: int = 3) -> tuple[int, ...]:
     return (32, 64, 128, last)
 
 
+BLOCK_RATES = "block"  # rates from block_rates(image_size): the default, and in a preset
+MEMORYLESS_RATES = (PAPER_RATE, PAPER_RATE, 1)  # recorded by models without a memory (unused)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild a model; stored in every checkpoint.
 
-    ``rates=None`` means pixel-wise memory (r_h = H, r_w = W, r_c = 1 at each scale),
-    which is MemAE's memory.
+    The fields that depend on the image size have one source, :meth:`__post_init__`, whether
+    the config is built directly or by :func:`make_config`: ``widths=None`` becomes
+    :func:`default_widths`, ``rates="block"`` becomes :func:`block_rates` for a model with a
+    memory (and the paper's unused (8, 8, 1) for one without, as every stored record of such a
+    model holds). ``rates=None`` means pixel-wise memory (r_h = H, r_w = W, r_c = 1 at each
+    scale), which is MemAE's memory.
+
+    >>> ModelConfig(image_size=128) == make_config("daad", image_size=128)
+    True
+    >>> ModelConfig(image_size=128).rates, ModelConfig(image_size=128, memory="none").rates
+    ((4, 4, 1), (8, 8, 1))
     """
 
     variant: str = "daad"
-    image_size: int = 256
+    image_size: int = PAPER_IMAGE_SIZE
     channels: int = 3
-    widths: tuple[int, ...] = (32, 64, 128, 256)
+    widths: tuple[int, ...] | None = None  # None: default_widths(image_size, channels)
     skips: bool = True
     memory: str = "all"  # where memories sit: "none", "bottleneck" or "all" connections
-    rates: tuple[int, int, int] | None = (8, 8, 1)
+    rates: tuple[int, int, int] | str | None = BLOCK_RATES  # "block": block_rates; None: pixel-wise
     num_items: int = 500
     temperature: float = 1.0
     addressing: str = "cosine"  # "cosine" (the paper, Eq. 1) or "dot-shrink" (MemAE)
@@ -109,9 +122,12 @@ class ModelConfig:
 
     def __post_init__(self):
         # JSON and checkpoints store tuples as lists: normalise them back.
-        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
-        if self.rates is not None:
-            object.__setattr__(self, "rates", tuple(int(r) for r in self.rates))
+        widths = default_widths(self.image_size, self.channels) if self.widths is None else self.widths
+        object.__setattr__(self, "widths", tuple(int(w) for w in widths))
+        rates = self.rates
+        if rates == BLOCK_RATES:  # a bad image size is reported by validate()
+            rates = MEMORYLESS_RATES if self.memory == "none" else block_rates(self.image_size, len(self.widths))
+        object.__setattr__(self, "rates", None if rates is None else tuple(int(r) for r in rates))
         validate(self)
 
     @property
@@ -182,8 +198,6 @@ def validate(config: ModelConfig) -> None:
         raise ValueError("adv_loss, ali_loss and gamma < 1 need discriminator=True")
 
 
-BLOCK_RATES = "block"  # in a preset: rates from block_rates(image_size)
-
 PRESETS: dict[str, dict] = {
     "ae": dict(skips=False, memory="none"),
     "memae": dict(skips=False, memory="bottleneck", rates=None),
@@ -197,7 +211,8 @@ PRESETS: dict[str, dict] = {
 
 def make_config(variant: str, **overrides) -> ModelConfig:
     """The preset ``variant`` (see PRESETS) with ``overrides`` applied; widths and block-wise
-    rates follow the image size (:func:`default_widths`, :func:`block_rates`) unless given.
+    rates follow the image size (:func:`default_widths`, :func:`block_rates`, resolved by
+    :class:`ModelConfig` itself) unless given.
 
     >>> make_config("daad", image_size=128).rates
     (4, 4, 1)
@@ -210,12 +225,7 @@ def make_config(variant: str, **overrides) -> ModelConfig:
     """
     if variant not in PRESETS:
         raise ValueError(f"unknown model {variant!r}; choose one of {sorted(PRESETS)}")
-    values = {**PRESETS[variant], **overrides}
-    size = int(values.get("image_size", ModelConfig.image_size))
-    values.setdefault("widths", default_widths(size, int(values.get("channels", ModelConfig.channels))))
-    if values.get("rates") == BLOCK_RATES:  # a bad image size is reported by validate()
-        values["rates"] = block_rates(size, len(values["widths"]))
-    return ModelConfig(variant=variant, **values)
+    return ModelConfig(variant=variant, **{**PRESETS[variant], **overrides})
 
 
 def with_changes(config: ModelConfig, **changes) -> ModelConfig:
