@@ -31,12 +31,12 @@ import torch
 
 from daad_lib.analysis import addressing_stats, error_by_region
 from daad_lib.checkpoint import load_detector
-from daad_lib.data import build_dataset, resolve_data_dir
+from daad_lib.data import build_dataset
 from daad_lib.evaluate import score_dataset
 from daad_lib.provenance import run_info
 
-from .common import (checkpoint_folder, fmt, mean_std, parse_args, results_dir, run_once, save_figure,
-                     subplots, write_outputs)
+from .common import (MAGNETIC_TILE, PROTOCOLS, checkpoint_folder, fmt, mean_std, oneclass_settings, parse_args,
+                     results_dir, run_once, save_figure, subplots, subset_location, write_outputs)
 
 PROTOCOL = "cpu2"
 RULES = {
@@ -53,11 +53,13 @@ DEFAULT_RULE = (
     f"most {SPARSE_SHARE:.0%} of N at every memory scale. Among qualifying rules the default is the one "
     f"closest to the paper's Eq. 1, in the order {PREFERENCE}; if none qualifies, the paper's cosine "
     "at T = 1 stays the default. Test AUROCs are reported for every rule and do not enter the choice.")
-DATASETS = {  # name -> what run_once needs; MVTec-layout data at 128 px, MNIST at 32 px
-    "bottle": {"dataset": "mvtec", "category": "bottle", "epochs": 100, "classes": [None]},
-    "magnetic_tile": {"dataset": "mvtec", "category": "magnetic_tile", "epochs": 100, "classes": [None]},
-    # 32 px one-class: batch 64 and the epochs at which the training loss plateaus (results/cpu2/plateau.md)
-    "mnist": {"dataset": "mnist", "image_size": 32, "epochs": 40, "batch_size": 64, "classes": list(range(10))},
+MVTEC_LAYOUT, ONECLASS = PROTOCOLS[PROTOCOL], oneclass_settings(PROTOCOL)  # numbers from the protocol table
+DATASETS = {  # name -> what run_once needs; MVTec-layout data at the protocol's size, MNIST at Table 2's
+    "bottle": {"dataset": "mvtec", "category": "bottle", "epochs": MVTEC_LAYOUT["epochs"], "classes": [None]},
+    MAGNETIC_TILE: {"dataset": "mvtec", "category": MAGNETIC_TILE, "epochs": MVTEC_LAYOUT["epochs"],
+                    "classes": [None]},
+    "mnist": {"dataset": "mnist", "image_size": ONECLASS["image_size"], "epochs": ONECLASS["epochs"]["mnist"],
+              "batch_size": ONECLASS["batch_size"], "classes": list(range(10))},
 }
 
 
@@ -65,9 +67,7 @@ def data_kwargs(name: str, normal_class, data_dir) -> dict:
     spec = DATASETS[name]
     kwargs = {"dataset": spec["dataset"], "epochs": spec["epochs"], "data_dir": data_dir}
     if spec["dataset"] == "mvtec":
-        kwargs["category"] = spec["category"]
-        if name == "magnetic_tile":  # its folder is the category itself (MVTec layout)
-            kwargs["data_dir"] = str(resolve_data_dir(data_dir) / "magnetic_tile")
+        kwargs.update(subset_location(spec["category"], data_dir))
     else:
         kwargs.update(normal_class=normal_class, image_size=spec["image_size"], batch_size=spec["batch_size"],
                       store_scores=False)

@@ -19,23 +19,24 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
 from sklearn.metrics import roc_auc_score
 
 from daad_lib.checkpoint import load_detector
-from daad_lib.data import build_dataset, resolve_data_dir
+from daad_lib.data import build_dataset
 from daad_lib.data.mvtec import list_split
 from daad_lib.evaluate import score_dataset
 from daad_lib.provenance import run_info
 from daad_lib.scoring import fuse
 
-from .common import PROTOCOLS, checkpoint_folder, parse_args, results_dir, run_name, save_figure, subplots, write_outputs
-from .table2 import CLASSES, SETTINGS
+from .common import (MAGNETIC_TILE, PROTOCOLS, checkpoint_folder, mvtec_folder, oneclass_settings, parse_args,
+                     results_dir, run_name, save_figure, subplots, write_outputs)
+from .table2 import CLASSES
 from .table3 import NAMES
 
 PROTOCOL = "cpu2"
+ONECLASS = oneclass_settings(PROTOCOL)  # Table 2's one-class settings at this protocol
 VARIANTS = ("ae", "daad")  # Table 2's models split here (the default addressing rule's runs)
 MVTEC_VARIANTS = ("ae", "memae", "ae_skip", "daad", "daad_plus")  # Table 3's models with stored scores
 # the addressing study's other rules, where it trained them on MNIST (experiments.addressing --classes)
@@ -77,7 +78,7 @@ def by_class(dataset: str, normal: int, variant: str, data_dir, tag: str | None 
         return None  # not finished: a checkpoint alone may be mid-training
     began = time.perf_counter()
     detector, _ = load_detector(checkpoint_folder(PROTOCOL, name) / "checkpoint.pt")
-    test_set = build_dataset(dataset, "test", SETTINGS[PROTOCOL]["image_size"], data_dir, normal_class=normal)
+    test_set = build_dataset(dataset, "test", ONECLASS["image_size"], data_dir, normal_class=normal)
     classes = torch.as_tensor(test_set.base.targets)[test_set.indices]  # (n,) class of each test image
     recon = score_dataset(detector, test_set, batch_size=256, sigma=0)["recon"]  # (n,)
     result = {**run_info(), "name": name, "dataset": dataset, "normal_class": normal, "variant": variant,
@@ -87,14 +88,6 @@ def by_class(dataset: str, normal: int, variant: str, data_dir, tag: str | None 
               "wall_time_s": time.perf_counter() - began}
     path.write_text(json.dumps(result, indent=1) + "\n")
     return result
-
-
-def category_folder(subset: str, data_dir) -> Path:
-    """The MVTec-layout folder of a subset: magnetic_tile's own folder, or an MVTec AD category."""
-    root = resolve_data_dir(data_dir)
-    if subset == "magnetic_tile":
-        return root / "magnetic_tile"
-    return root / "mvtec_ad" / subset if (root / "mvtec_ad").is_dir() else root / subset
 
 
 def shift(normal: torch.Tensor, defective: torch.Tensor) -> dict:
@@ -115,7 +108,7 @@ def by_defect_type(subset: str, data_dir) -> dict | None:
     """AUROC of each stored run's detection score A(x) (Eq. 7: R(x) alone for every model but
     DAAD+), normal test images against each defect type alone, and the median defect area of
     each type (fraction of the image's pixels)."""
-    types = [path.parent.name for path, _, _ in list_split(category_folder(subset, data_dir), "test")]  # (n,)
+    types = [path.parent.name for path, _, _ in list_split(mvtec_folder(subset, data_dir), "test")]  # (n,)
     names = sorted(set(types))
     codes = torch.tensor([names.index(t) for t in types])  # (n,) defect type of each test image
     good = names.index("good")
@@ -200,7 +193,7 @@ def plot(matrices: dict, path) -> None:
 
 def main() -> None:
     args = parse_args(__doc__, lambda p: (p.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"]),
-                                          p.add_argument("--subsets", nargs="+", default=["bottle", "magnetic_tile"])))
+                                          p.add_argument("--subsets", nargs="+", default=["bottle", MAGNETIC_TILE])))
     args.protocol = PROTOCOL
     began = time.perf_counter()
     matrices, summary = {}, {}
@@ -280,8 +273,8 @@ def main() -> None:
         summary["mnist"]["other_rules"] = rules
     plot(matrices, results_dir(PROTOCOL) / "anomaly_classes.png")
     write_outputs(PROTOCOL, "anomaly_classes", {
-        "what": "Table 2 (protocol 2) split by anomalous class", "seed": 0, "image_size": SETTINGS[PROTOCOL]["image_size"],
-        "epochs": SETTINGS[PROTOCOL]["epochs"], "total_wall_time_s": time.perf_counter() - began,
+        "what": "Table 2 (protocol 2) split by anomalous class", "seed": 0, "image_size": ONECLASS["image_size"],
+        "epochs": ONECLASS["epochs"], "total_wall_time_s": time.perf_counter() - began,
         "summary": summary, "auroc_by_pair": matrices, "by_defect_type": defects}, "\n".join(lines))
 
 

@@ -23,7 +23,8 @@ from daad_lib.train import TrainConfig
 from .common import (PROTOCOLS, checkpoint_folder, data_spec, parse_args, protocol_config, results_dir, run_name,
                      save_figure, subplots, train_in, write_outputs)
 
-PROTOCOL, IMAGE_SIZE, SEED = "cpu2", 128, 0
+PROTOCOL, SEED = "cpu2", 0
+IMAGE_SIZE = PROTOCOLS[PROTOCOL]["image_size"]  # 128 px
 MILESTONES = (25, 50, 100, 250, 500, 1000)
 PAPER_BOTTLE = {model: DAAD_TABLE3_BOTTLE[model] for model in ("ae", "daad")}  # 256 px, 1000 epochs
 MODELS = {"ae": ("ae", {}), "daad": ("daad", {})}  # name -> (preset, overrides)

@@ -23,8 +23,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from .common import PROTOCOLS, parse_args, run_once, write_outputs
-from .table2 import SETTINGS
+from .common import PROTOCOLS, oneclass_settings, parse_args, run_once, write_outputs
 
 PROTOCOL, DATASET, SEED, LR = "cpu2", "mnist", 0, 1e-4
 LR_SHARE, LOSSES_SHARE = 1 / 2, 1 / 4  # the reading's thresholds, as shares of the gap
@@ -56,7 +55,7 @@ def main() -> None:
     args = parse_args(__doc__, lambda p: p.add_argument("--classes", type=int, nargs="+", default=list(range(10))))
     if args.protocol != PROTOCOL:
         raise SystemExit(f"--protocol: this diagnostic compares with protocol 2's Table 2 runs ({PROTOCOL})")
-    began, settings, precision = time.perf_counter(), SETTINGS[PROTOCOL], PROTOCOLS[PROTOCOL]["precision"]
+    began, settings, precision = time.perf_counter(), oneclass_settings(PROTOCOL), PROTOCOLS[PROTOCOL]["precision"]
     epochs = settings["epochs"][DATASET]
     runs = {}  # column -> class -> stored run
     for normal in args.classes:

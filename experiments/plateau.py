@@ -27,11 +27,12 @@ from daad_lib.data import CHANNELS
 from daad_lib.provenance import run_info
 from daad_lib.train import TrainConfig
 
-from .common import (checkpoint_folder, data_spec, parse_args, protocol_config, results_dir, save_figure, subplots,
-                     train_in, write_outputs)
+from .common import (checkpoint_folder, data_spec, oneclass_settings, parse_args, protocol_config, results_dir,
+                     save_figure, subplots, train_in, write_outputs)
 
-PROTOCOL, IMAGE_SIZE, NORMAL_CLASS, SEED = "cpu2", 32, 0, 0
-MAX_EPOCHS, WINDOW, TOLERANCE, BATCH = 40, 5, 0.05, 64
+PROTOCOL, NORMAL_CLASS, SEED = "cpu2", 0, 0
+IMAGE_SIZE, BATCH = oneclass_settings(PROTOCOL)["image_size"], oneclass_settings(PROTOCOL)["batch_size"]  # 32, 64
+MAX_EPOCHS, WINDOW, TOLERANCE = 40, 5, 0.05
 MODELS, DATASETS = ["ae", "daad"], ["mnist", "cifar10"]
 
 

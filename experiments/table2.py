@@ -17,17 +17,13 @@ import time
 
 from daad_lib.published import DAAD_TABLE2_OTHERS, DAAD_TABLE2_OURS
 
-from .common import PROTOCOLS, fmt, mean_std, parse_args, results_dir, run_once, save_figure, subplots, write_outputs
+from .common import (PROTOCOLS, fmt, mean_std, oneclass_settings, parse_args, results_dir, run_once, save_figure,
+                     subplots, write_outputs)
 
 NAMES = {"ae": "AE", "memae": "MemAE*", "daad": "DAAD", "daad_plus": "DAAD+"}
 
 PAPER = {dataset: {"daad": mean} for dataset, mean in DAAD_TABLE2_OURS.items()}  # "Ours"; means only
 PAPER_OTHERS = DAAD_TABLE2_OTHERS  # other rows of the paper's Table 2, for scale
-# The paper states no image size or epochs for Table 2; "paper" here is our longer GPU setting.
-SETTINGS = {"cpu": {"image_size": 32, "epochs": {"mnist": 2, "cifar10": 2}, "seeds": [0, 1, 2]},
-            # epochs from results/cpu2/plateau.md (training loss only)
-            "cpu2": {"image_size": 32, "epochs": {"mnist": 40, "cifar10": 30}, "seeds": [0], "batch_size": 64},
-            "paper": {"image_size": 32, "epochs": {"mnist": 15, "cifar10": 15}, "seeds": [0, 1, 2]}}
 MODELS = {"cpu": {"ae": {}, "daad": {"rates": (2, 2, 1)}},
           "cpu2": {"ae": {}, "memae": {}, "daad": {}, "daad_plus": {}},
           "paper": {"ae": {}, "memae": {}, "daad": {}, "daad_plus": {}}}
@@ -66,7 +62,7 @@ def plot(rows: dict, path) -> None:
 def main() -> None:
     args = parse_args(__doc__, extra)
     began = time.perf_counter()
-    settings, models = SETTINGS[args.protocol], MODELS[args.protocol]
+    settings, models = oneclass_settings(args.protocol), MODELS[args.protocol]  # settings: PROTOCOLS[...]['oneclass']
     unknown = set(args.variants or []) - set(models)
     if unknown:
         raise SystemExit(f"--variants {sorted(unknown)}: the {args.protocol} protocol has {sorted(models)}")

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 
-from daad_lib.data import resolve_data_dir
 from daad_lib.published import DAAD_TABLE3_BOTTLE, DAAD_TABLE3_MEAN
 
-from .common import (PROTOCOLS, fmt, mean_std, parse_args, results_dir,
-                     run_once, save_figure, subplots, write_outputs)
+from .common import (MAGNETIC_TILE, PROTOCOLS, fmt, mean_std, parse_args, results_dir, run_once, save_figure,
+                     subset_location, subplots, write_outputs)
 
 PAPER_BOTTLE, PAPER_MEAN = DAAD_TABLE3_BOTTLE, DAAD_TABLE3_MEAN
 NAMES = {"ae": "AE", "memae": "MemAE*", "ae_skip": "AE+Skip", "daad": "DAAD", "daad_plus": "DAAD+"}
@@ -38,16 +37,9 @@ def plot(rows: dict, path, subset: str) -> None:
     ax.set_xticks(list(xs), [NAMES[v] for v in variants])
     ax.set_ylim(0.4, 1.0)
     ax.set_ylabel("image AUROC")
-    ax.set_title(f"Table 3 on {'MVTec AD ' if subset != 'magnetic_tile' else ''}{subset.replace('_', ' ')}")
+    ax.set_title(f"Table 3 on {'MVTec AD ' if subset != MAGNETIC_TILE else ''}{subset.replace('_', ' ')}")
     ax.legend(loc="lower right", fontsize=8)
     save_figure(fig, path)
-
-
-def data_location(subset: str, data_dir) -> dict:
-    """run_once's arguments for a subset: an MVTec AD category, or the magnetic-tile folder."""
-    if subset == "magnetic_tile":
-        return {"category": subset, "data_dir": str(resolve_data_dir(data_dir) / "magnetic_tile")}
-    return {"category": subset, "data_dir": data_dir}
 
 
 METRICS = (("image_auroc", "image AUROC"), ("pixel_auroc", "pixel AUROC"), ("pixel_aupro", "pixel AUPRO"),
@@ -67,7 +59,7 @@ def main() -> None:
     for seed in seeds:
         for variant in args.variants:
             run = run_once(args.protocol, variant, seed, tag=tags.get(variant, ""), cached_only=args.cached_only,
-                           **data_location(args.subset, args.data_dir))
+                           **subset_location(args.subset, args.data_dir))
             runs.setdefault(variant, [])
             if run is not None:
                 runs[variant].append(run)

@@ -69,3 +69,32 @@ def test_daad_plus_lr_reading_follows_the_preregistered_thresholds():
     assert reading(gap, 0.015).startswith("both")
     assert reading(0.0, 0.03).startswith("no drop")
 
+
+
+def test_one_protocol_table_feeds_every_experiment():
+    """Table 2, the addressing study, the split by class and the DAAD+ diagnostic read their
+    sizes, epochs and batches from common.PROTOCOLS (no second table of their own)."""
+    from experiments import addressing, anomaly_classes, plateau, table2
+    from experiments.common import PROTOCOLS, oneclass_settings
+
+    assert not hasattr(table2, "SETTINGS")
+    oneclass = PROTOCOLS["cpu2"]["oneclass"]
+    assert oneclass_settings("cpu2") is oneclass and anomaly_classes.ONECLASS is oneclass
+    assert addressing.DATASETS["mnist"]["epochs"] == oneclass["epochs"]["mnist"] == 40
+    assert addressing.DATASETS["mnist"]["batch_size"] == oneclass["batch_size"] == plateau.BATCH
+    assert addressing.DATASETS["bottle"]["epochs"] == PROTOCOLS["cpu2"]["epochs"]
+
+
+def test_the_magnetic_tile_folder_is_named_in_one_place(tmp_path):
+    import re
+    from pathlib import Path
+
+    from experiments.common import MAGNETIC_TILE, mvtec_folder, subset_location
+
+    (tmp_path / "mvtec_ad" / "bottle").mkdir(parents=True)
+    assert mvtec_folder(MAGNETIC_TILE, tmp_path) == tmp_path.resolve() / "magnetic_tile"
+    assert mvtec_folder("bottle", tmp_path) == tmp_path.resolve() / "mvtec_ad" / "bottle"
+    assert subset_location("bottle", None) == {"category": "bottle", "data_dir": None}
+    sources = Path(__file__).resolve().parents[1].joinpath("experiments").glob("*.py")
+    naming = [path.name for path in sources if re.search(r"[\"']magnetic_tile[\"']", path.read_text())]
+    assert naming == ["common.py"]
