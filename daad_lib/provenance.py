@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import warnings
 import platform
 import shlex
 import subprocess
@@ -72,3 +73,33 @@ def run_info(command: list[str] | None = None) -> dict:
         "torch": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+NOT_RERUNNABLE = ("-c", "", "-")  # sys.argv[0] of ``python -c``, an interactive session, stdin
+
+
+class UnrepeatableCommand(RuntimeError):
+    """A results file would name a command that nobody can rerun."""
+
+
+def check_rerunnable(argv: list[str] | None = None) -> None:
+    """Refuse a process whose command cannot be rerun from its record (``python -c ...``, a
+    notebook or an interactive session: ``sys.argv`` keeps no code), before any work is done."""
+    argv = sys.argv if argv is None else argv
+    if not argv or argv[0] in NOT_RERUNNABLE:
+        raise UnrepeatableCommand(
+            "this writes a committed results file, whose record must name a command anyone can rerun; "
+            f"sys.argv is {argv!r} (python -c or an interactive session): run the script as "
+            "`python -m experiments.<name> ...` instead")
+
+
+def results_info(argv: list[str] | None = None) -> dict:
+    """:func:`run_info` for a committed results file: refuses a command nobody can rerun
+    (:func:`check_rerunnable`) and warns when the tree has uncommitted changes (the commit then
+    reads ``+dirty``: commit first, then run, so the record names a clean commit)."""
+    check_rerunnable(argv)
+    info = run_info(argv)
+    if info["git_commit"].endswith("+dirty"):
+        warnings.warn(f"results written from a tree with uncommitted changes ({info['git_commit']}): "
+                      "commit the code first, then rerun, so that the record names a clean commit", stacklevel=2)
+    return info

@@ -33,7 +33,7 @@ from daad_lib.analysis import addressing_stats, error_by_region
 from daad_lib.checkpoint import load_detector
 from daad_lib.data import build_dataset
 from daad_lib.evaluate import score_dataset
-from daad_lib.provenance import run_info
+from daad_lib.provenance import results_info
 
 from .common import (MAGNETIC_TILE, PROTOCOLS, checkpoint_folder, fmt, mean_std, oneclass_settings, parse_args,
                      results_dir, run_once, save_figure, subplots, subset_location, write_outputs)
@@ -86,7 +86,7 @@ def measure(run: dict, kwargs: dict) -> dict:
     split = lambda which: build_dataset(kwargs["dataset"], which, size, kwargs["data_dir"],  # noqa: E731
                                         kwargs.get("category", "bottle"), kwargs.get("normal_class") or 0)
     train_set, test_set = split("train"), split("test")
-    result = {**run_info(), "name": run["name"], "model_config": run["model_config"],
+    result = {**results_info(), "name": run["name"], "model_config": run["model_config"],
               "train": addressing_stats(detector, train_set), "test": addressing_stats(detector, test_set)}
     if kwargs["dataset"] == "mvtec":
         scores = score_dataset(detector, test_set, sigma=0)

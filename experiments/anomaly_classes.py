@@ -27,7 +27,7 @@ from daad_lib.checkpoint import load_detector
 from daad_lib.data import build_dataset
 from daad_lib.data.mvtec import list_split
 from daad_lib.evaluate import score_dataset
-from daad_lib.provenance import run_info
+from daad_lib.provenance import results_info
 from daad_lib.scoring import fuse
 
 from .common import (MAGNETIC_TILE, PROTOCOLS, checkpoint_folder, mvtec_folder, oneclass_settings, parse_args,
@@ -81,7 +81,7 @@ def by_class(dataset: str, normal: int, variant: str, data_dir, tag: str | None 
     test_set = build_dataset(dataset, "test", ONECLASS["image_size"], data_dir, normal_class=normal)
     classes = torch.as_tensor(test_set.base.targets)[test_set.indices]  # (n,) class of each test image
     recon = score_dataset(detector, test_set, batch_size=256, sigma=0)["recon"]  # (n,)
-    result = {**run_info(), "name": name, "dataset": dataset, "normal_class": normal, "variant": variant,
+    result = {**results_info(), "name": name, "dataset": dataset, "normal_class": normal, "variant": variant,
               "score": "R(x), the reconstruction score",
               "auroc_by_class": {str(k): v for k, v in pair_aurocs(recon, classes, normal).items()},
               "median_score_by_class": {str(k): float(recon[classes == k].median()) for k in classes.unique().tolist()},

@@ -23,7 +23,7 @@ from daad_lib import run as pipeline
 from daad_lib.config import BLOCK_RATES, PRESETS, ModelConfig, make_config
 from daad_lib.data import CHANNELS, resolve_data_dir
 from daad_lib.evaluate import metrics_from_scores, score_dataset
-from daad_lib.provenance import run_info
+from daad_lib.provenance import check_rerunnable, results_info
 from daad_lib.run import Trained
 from daad_lib.train import TrainConfig
 
@@ -168,7 +168,7 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     train_seconds = sum(epoch["seconds"] for epoch in history)  # all epochs, across resumes too
     scores = score_dataset(trained.detector, trained.test_set)
     result = {
-        **run_info(), "name": name, "protocol": protocol, "dataset": dataset, "subset": subset,
+        **results_info(), "name": name, "protocol": protocol, "dataset": dataset, "subset": subset,
         "split": "train: normal training images; test: whole test set", "variant": variant, "tag": tag,
         "seed": seed, "image_size": image_size, "epochs": epochs, "batch_size": batch_size, "precision": precision,
         **{key: list(value) if isinstance(value, tuple) else value for key, value in recipe.items()},
@@ -201,7 +201,9 @@ def data_spec(dataset: str, image_size: int, data_dir: str | None = None, catego
 
 def train_in(folder: Path, config: ModelConfig, spec: dict, train_config: TrainConfig) -> Trained:
     """Train (resuming what ``folder`` holds) through the library's one run pipeline,
-    :func:`daad_lib.run.train_run`: the run folder gets its checkpoint, log and ``train.json``."""
+    :func:`daad_lib.run.train_run`: the run folder gets its checkpoint, log and ``train.json``.
+    A process whose command cannot be rerun (``python -c``) is refused before any epoch."""
+    check_rerunnable()
     return pipeline.train_run(config, spec, train_config, folder, resume=pipeline.has_checkpoint(folder),
                               progress=sys.stderr.isatty())
 
@@ -238,7 +240,7 @@ def write_outputs(protocol: str, stem: str, report: dict, markdown: str) -> Path
     """Write ``<stem>.json`` (with provenance) and ``<stem>.md`` into results/<protocol>/."""
     out = results_dir(protocol)
     out.mkdir(parents=True, exist_ok=True)
-    report = {**run_info(), "protocol": protocol, "protocol_label": PROTOCOL_LABEL[protocol], **report}
+    report = {**results_info(), "protocol": protocol, "protocol_label": PROTOCOL_LABEL[protocol], **report}
     (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / f"{stem}.md").write_text(markdown)
     print(markdown)

@@ -16,7 +16,7 @@ import time
 from daad_lib.data import CHANNELS
 from daad_lib.evaluate import metrics_from_scores, score_dataset
 from daad_lib.models import Detector
-from daad_lib.provenance import run_info
+from daad_lib.provenance import results_info
 from daad_lib.published import DAAD_TABLE3_BOTTLE
 from daad_lib.train import TrainConfig
 
@@ -43,7 +43,7 @@ def evaluate_milestone(detector: Detector, test_set, history: list[dict], name: 
     defect_pixels = masks.bool()
     squared_error = scores["maps"]  # smoothed per-pixel error (n, H, W)
     result = {
-        **run_info(), "name": name, "protocol": PROTOCOL, "epoch": epoch, "seed": SEED, "image_size": IMAGE_SIZE,
+        **results_info(), "name": name, "protocol": PROTOCOL, "epoch": epoch, "seed": SEED, "image_size": IMAGE_SIZE,
         "model_config": detector.config.to_dict(),
         "train_wall_time_s": sum(e["seconds"] for e in history[:epoch]),
         "train_loss_rec": history[epoch - 1]["rec"],

@@ -24,7 +24,7 @@ import math
 import time
 
 from daad_lib.data import CHANNELS
-from daad_lib.provenance import run_info
+from daad_lib.provenance import results_info
 from daad_lib.train import TrainConfig
 
 from .common import (checkpoint_folder, data_spec, oneclass_settings, parse_args, protocol_config, results_dir,
@@ -56,7 +56,7 @@ def pilot(dataset: str, model: str, data_dir) -> dict:
     trained = train_in(checkpoint_folder(PROTOCOL, name), config, spec, tc)
     history = trained.info["history"]
     losses = [epoch["rec"] for epoch in history]
-    result = {**run_info(), "name": name, "dataset": dataset, "normal_class": NORMAL_CLASS, "model": model,
+    result = {**results_info(), "name": name, "dataset": dataset, "normal_class": NORMAL_CLASS, "model": model,
               "seed": SEED, "image_size": IMAGE_SIZE, "epochs": MAX_EPOCHS, "batch_size": BATCH, "precision": "bf16",
               "model_config": config.to_dict(), "train_images": trained.info["num_train_images"],
               "train_wall_time_s": sum(e["seconds"] for e in history), "wall_time_s": time.perf_counter() - began,

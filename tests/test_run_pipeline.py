@@ -109,3 +109,19 @@ def test_fit_and_the_run_pipeline_train_the_same_weights(tmp_path):
     fitted = fit("ae", data, tc, image_size=32, widths=(8, 16, 32), progress=False)
     for a, b in zip(trained.detector.state_dict().values(), fitted.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_experiments_refuse_a_command_nobody_can_rerun(monkeypatch, experiments_root):
+    """results/cpu2/runs/mnist-class2-ae-seed0-by_class.json names its command as "-c": such a
+    process is now refused before it trains or writes anything."""
+    import sys
+
+    from daad_lib.provenance import UnrepeatableCommand, results_info
+    from experiments.common import run_once
+
+    monkeypatch.setattr(sys, "argv", ["-c"])
+    with pytest.raises(UnrepeatableCommand, match="python -m experiments"):
+        run_once("cpu2", "ae", 0, dataset="mnist", normal_class=3, image_size=32, epochs=1)
+    assert not (experiments_root / "runs").exists()
+    info = results_info(["experiments/table2.py", "--cached-only"])
+    assert info["command"].startswith("python ") and "--cached-only" in info["command"]
