@@ -22,8 +22,10 @@ have ``slideshow`` metadata keep it, and are not split):
 - a Markdown cell is split at its headings and at its top-level directives (admonitions,
   exercises); a piece that starts with ``#`` or ``##`` starts a new slide, every other piece is
   a sub-slide below it (reveal.js: right for the next section, down within one);
-- a code cell is a sub-slide; its input is left out for ``hide-input``/``remove-input`` and its
-  outputs for ``remove-output``; a code cell left with nothing to show is dropped;
+- a code cell is a sub-slide; its input is left out for ``hide-input``/``remove-input`` and when
+  it is longer than ``LONG_CODE_LINES`` lines and has outputs (the picture is the point on a slide;
+  the code is in the book), its outputs for ``remove-output``; a cell left with nothing to show
+  is dropped;
 - dropped: ``remove-cell``, the ``parameters`` cell, the ``check`` cells, every solution
   (``solution`` tags, ``{solution}`` blocks, everything between ``{solution-start}`` and
   ``{solution-end}``), glue's hidden outputs, live-widget outputs and stderr (progress bars);
@@ -59,6 +61,7 @@ MATHJAX_PACKAGE = "sphinx-mathjax-offline"  # its static/mathjax is MathJax 3 (t
 DROP_TAGS = {"remove-cell", "parameters", "check", "solution"}
 HIDE_INPUT_TAGS = {"hide-input", "remove-input"}
 HIDE_OUTPUT_TAGS = {"remove-output"}
+LONG_CODE_LINES = 12  # a longer code cell with outputs shows only its outputs (the code is in the book)
 HEADING = re.compile(r"^(#{1,6})\s")
 FENCE = re.compile(r"^(\s*)(`{3,}|:{3,})\s*(\{([\w:-]+)\})?\s*(.*)$")
 ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")
@@ -271,7 +274,8 @@ def slide_notebook(nb, chapter: int | None = None):
         elif cell.cell_type == "code":
             cell = copy.deepcopy(cell)
             cell.outputs = [] if tags(cell) & HIDE_OUTPUT_TAGS else shown_outputs(cell.get("outputs", []))
-            hide_input = bool(tags(cell) & HIDE_INPUT_TAGS)
+            hide_input = bool(tags(cell) & HIDE_INPUT_TAGS) or (
+                len(cell.source.splitlines()) > LONG_CODE_LINES and bool(cell.outputs))
             if hide_input:
                 cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
                 cell.metadata["transient"] = {"remove_source": True}

@@ -129,6 +129,18 @@ def test_slide_types_and_plain_markdown():
     assert [o.get("text") for o in drawn.outputs] == ["A PICTURE\n"]  # stderr (progress bars) dropped
 
 
+def test_long_code_with_outputs_shows_only_its_outputs():
+    nb = nbformat.v4.new_notebook()
+    long_source = "\n".join(f"x{i} = {i}" for i in range(slides.LONG_CODE_LINES + 1))
+    picture = nbformat.v4.new_output("stream", name="stdout", text="A PICTURE\n")
+    nb.cells = [nbformat.v4.new_markdown_cell("# T"),
+                nbformat.v4.new_code_cell(long_source, outputs=[picture]),
+                nbformat.v4.new_code_cell(long_source)]
+    deck, _ = slides.slide_notebook(nb)
+    assert deck.cells[1].metadata["transient"] == {"remove_source": True}  # long, with outputs
+    assert "transient" not in deck.cells[2].metadata  # long, no outputs: the code is what there is
+
+
 def test_missing_glue_is_reported():
     nb = chapter()
     nb.cells[3].outputs = []
