@@ -34,6 +34,7 @@ EXERCISE = re.compile(r"^\s*:{3,}\s*\{exercise\}(.*)$", re.M)
 _spec = importlib.util.spec_from_file_location("book_slides", ROOT / "book" / "slides.py")
 slides = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(slides)
+slides.LONG_CODE_LINES = 10**9  # the book shows long code cells that the slides leave out
 
 
 def questions(markdown: str) -> int:
