@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from daad_lib.data import default_data_dir
+from daad_lib.data import MAGNETIC_TILE, default_data_dir
 from daad_lib.provenance import run_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def main() -> None:
              for c in chapters]
     rows.append(f"| **all chapters** | **{record['total_seconds'] / 60:.1f} min** | |")
     data = default_data_dir()
-    found = [name for name in ("mvtec_ad/bottle", "magnetic_tile") if data is not None and (data / name).is_dir()]
+    found = [name for name in ("mvtec_ad/bottle", MAGNETIC_TILE) if data is not None and (data / name).is_dir()]
     record["data_found"] = found
     (ROOT / "book" / "timings.json").write_text(json.dumps(record, indent=1) + "\n")
     hardware = record["hardware"]

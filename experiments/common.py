@@ -63,9 +63,9 @@ PROTOCOL_LABEL = {
 
 RECIPE_DEFAULTS = {"weight_decay": 0.0, "lr_milestones": [], "preprocessing": "range"}
 
-# Magnetic-tile defects live in their own folder of the data root, in the MVTec AD layout (not
-# under mvtec_ad/); every experiment finds them through mvtec_folder / subset_location.
-MAGNETIC_TILE = "magnetic_tile"
+# Magnetic-tile defects live in their own folder of the data root (daad_lib.data.MAGNETIC_TILE);
+# every experiment finds them through mvtec_folder / subset_location.
+from daad_lib.data import MAGNETIC_TILE  # noqa: E402
 
 
 def oneclass_settings(protocol: str) -> dict:

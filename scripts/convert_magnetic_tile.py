@@ -28,11 +28,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from daad_lib.data import MAGNETIC_TILE
+
 DEFECTS = ("Blowhole", "Break", "Crack", "Fray", "Uneven")
 NORMAL = "Free"
 TEST_SHARE = 0.2
 SEED = 0
-CATEGORY = "magnetic_tile"
+CATEGORY = MAGNETIC_TILE  # the folder the library reads (daad_lib.data.MAGNETIC_TILE)
 
 
 class SourceLayoutError(ValueError):

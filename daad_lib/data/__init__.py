@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from .common import CorruptImageError, default_data_dir, load_image, resolve_data_dir
 from .folder import Folder, FolderLayoutError
-from .mvtec import MVTecAD, MVTecLayoutError
+from .mvtec import MAGNETIC_TILE, MVTecAD, MVTecLayoutError
 from .oneclass import OneClass, cifar10, digits, mnist
 from .stripes import Stripes, stripes
 
@@ -61,6 +61,6 @@ def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path |
     raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
 
 
-__all__ = ["DATASETS", "CHANNELS", "build_dataset", "Folder", "FolderLayoutError", "MVTecAD",
+__all__ = ["DATASETS", "CHANNELS", "build_dataset", "Folder", "FolderLayoutError", "MAGNETIC_TILE", "MVTecAD",
            "MVTecLayoutError", "OneClass", "Stripes", "stripes", "mnist", "cifar10", "digits", "CorruptImageError",
            "default_data_dir", "resolve_data_dir", "load_image"]

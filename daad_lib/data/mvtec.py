@@ -14,6 +14,12 @@ from pathlib import Path
 from .common import IMAGE_SUFFIXES, ImageFiles, to_model_range
 
 
+
+# Magnetic-tile surface defects (Huang et al., 2020) live in their own folder of the data root,
+# in the MVTec AD layout (not under mvtec_ad/): scripts/convert_magnetic_tile.py writes it, the
+# experiments and the book read it. The folder's name, in one place:
+MAGNETIC_TILE = "magnetic_tile"
+
 class MVTecLayoutError(ValueError):
     """A folder that is not an MVTec AD category in the official layout."""
 
