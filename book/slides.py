@@ -442,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = [f"{deck.name}: {ref!r} is fetched from the network"
                 for deck in decks for ref in external_references(deck.read_text(encoding="utf-8"))]
     if args.check:
-        problems = check(decks, args.browser)
+        problems += check(decks, args.browser)  # the network check above counts too
     for problem in problems:
         print(problem, file=sys.stderr)
     print(f"{len(decks)} decks in {args.out}: {len(problems)} problems")
