@@ -14,8 +14,9 @@ What a copy leaves out, and how it finds it:
 
 A copy refuses to be written if a ``solution-start`` / ``solution-end`` cell is left untagged,
 so a new exercise cannot leak its solution. The copy keeps the stub (tag ``exercise``) and its
-check (tag ``check``); every other code cell except the first (the imports) and the
-``parameters`` cell is tagged ``otter_ignore``, so that grading (``book/grading.py``, otter-grader)
+check (tag ``check``); every other code cell except the imports (the first code cell after
+the install-if-missing cell of ``book/install_cell.py``) and the ``parameters`` cell is tagged
+``otter_ignore``, so that grading (``book/grading.py``, otter-grader)
 runs the setup and the exercises in seconds instead of training the chapter's models again.
 A student who adds cells of their own gets them run too (they carry no tag).
 
@@ -31,6 +32,8 @@ import os
 import re
 import sys
 from pathlib import Path
+
+from install_cell import TAG as INSTALL  # the install-if-missing cell (book/install_cell.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION, EXERCISE, CHECK, IGNORE = "solution", "exercise", "check", "otter_ignore"
@@ -68,7 +71,8 @@ def student_copy(notebook: dict, name: str, links_to_root: str = "..") -> dict:
     relative links (``../book/running.md``)."""
     copy_ = copy.deepcopy(notebook)
     kept = []
-    first_code = next(i for i, cell in enumerate(copy_["cells"]) if cell["cell_type"] == "code")
+    first_code = next(i for i, cell in enumerate(copy_["cells"])  # the imports
+                      if cell["cell_type"] == "code" and INSTALL not in tags(cell))
     for number, cell in enumerate(copy_["cells"]):
         text = source(cell)
         if SOLUTION in tags(cell):

@@ -8,6 +8,7 @@ sliders recompute in a running kernel; this one replays what was computed.
 from __future__ import annotations
 
 import re
+from html import escape
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -99,14 +100,24 @@ class HtmlPlayer:
         return self.data
 
 
-def frame_slider(frames: list[list], labels: list[str], panel_titles: list[str], size: float = 2.2,
-                 cmap: str | None = None):
+def frame_slider(frames: list[list], labels: list[str], panel_titles: list[str], *, alt: str,
+                 size: float = 2.2, cmap: str | None = None):
     """An offline slider over precomputed frames.
 
     ``frames[k]`` is the list of panels shown at slider position k (tensors in
-    [-1, 1] or 2-D maps); ``labels[k]`` is its caption. Returns an :class:`HtmlPlayer`,
+    [-1, 1] or 2-D maps); ``labels[k]`` is its caption. ``alt`` describes the pictures for a
+    reader who cannot see them (the player's ``<img>`` keeps it at every position; the
+    chapter's cell metadata gives the figure its caption). Returns an :class:`HtmlPlayer`,
     which Jupyter displays as the player.
+
+    >>> import numpy as np
+    >>> player = frame_slider([[np.zeros((4, 4))], [np.ones((4, 4))]], ["dark", "bright"], ["image"],
+    ...                       alt="A square that turns from black to white")
+    >>> 'alt="A square that turns from black to white"' in player.data
+    True
     """
+    if not alt.strip():
+        raise ValueError("frame_slider needs alt text: say what the pictures show")
     n_panels = len(frames[0])
     fig, axes = plt.subplots(1, n_panels, figsize=(size * n_panels, size + 0.5), squeeze=False)
     images = []
@@ -124,9 +135,14 @@ def frame_slider(frames: list[list], labels: list[str], panel_titles: list[str],
         return images
 
     player = animation.FuncAnimation(fig, draw, frames=len(frames), blit=False)
-    html = offline_player(player.to_jshtml(fps=1, default_mode="once"))
+    html = with_alt_text(offline_player(player.to_jshtml(fps=1, default_mode="once")), alt)
     plt.close(fig)
     return HtmlPlayer(html)
+
+
+def with_alt_text(html: str, alt: str) -> str:
+    """Give the player's picture (``<img id="_anim_img...">``) its alt text."""
+    return re.sub(r'<img id="(_anim_img[^"]*)"', lambda m: f'<img id="{m.group(1)}" alt="{escape(alt)}"', html)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,11 +22,17 @@ from daad_lib.viz import (addressing_grid, discriminator_shapes, draw_architectu
 
 def test_frame_slider_is_self_contained_html_with_one_frame_per_position():
     frames = [[torch.full((3, 8, 8), value), torch.rand(8, 8)] for value in (-1.0, 0.0, 1.0)]
-    html = frame_slider(frames, ["a", "b", "c"], ["image", "map"]).data
+    html = frame_slider(frames, ["a", "b", "c"], ["image", "map"], alt='An image and its "map"').data
+    assert re.search(r'<img id="_anim_img\w+" alt="An image and its &quot;map&quot;"', html)  # escaped
     assert re.search(r'<input[^>]+type="range"', html)
     assert html.count("data:image/png;base64") == 3  # frames are embedded, nothing is fetched
     assert "http" not in html  # no external resource at all (the icon font is replaced)
     assert "&#x25B6;" in html  # the play button, drawn as a character
+
+
+def test_frame_slider_refuses_a_slider_without_alt_text():
+    with pytest.raises(ValueError, match="alt text"):
+        frame_slider([[torch.zeros(4, 4)]], ["a"], ["image"], alt="  ")
 
 
 def test_figure_to_array_and_grid():
