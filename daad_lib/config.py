@@ -27,6 +27,11 @@ variant        skips  memory                       discriminator
 =============  =====  ===========================  =============
 
 Block-wise rates are (S/32, S/32, 1): the paper's (8, 8, 1) at 256 px, (4, 4, 1) at 128 px.
+
+One published baseline has a network of its own (``network="dcae"``, preset ``dcae``): the
+convolutional autoencoder of Deep SVDD (Ruff et al. 2018), 5 x 5 convolutions with max-pooling
+and a dense code of ``code_size`` values (:class:`daad_lib.networks.DCAEGenerator`), used to
+check our pipeline against that paper's DCAE numbers (``results/dcae/recipe.md``).
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from .memory import ADDRESSING, check_rates
 
 MEMORY_PLACES = ("none", "bottleneck", "all")
+NETWORKS = ("daad", "dcae")  # the family's encoder/decoder (networks.Generator), Deep SVDD's DCAE
 DEPTH = 4  # stride-2 stages: 16x downsampling, as the paper's AE (Fig. 2)
 PAPER_IMAGE_SIZE, PAPER_RATE = 256, 8  # Sec. 4.1
 BLOCK_PIXELS = PAPER_IMAGE_SIZE // PAPER_RATE  # 32: the image pixels a block spans in the paper
@@ -78,6 +84,17 @@ def default_widths(image_size: int, channels: int = 3) -> tuple[int, ...]:
     return (32, 64, 128, last)
 
 
+def dcae_widths(channels: int) -> tuple[tuple[int, ...], int]:
+    """Deep SVDD's DCAE (Ruff et al. 2018, its code's ``build_autoencoder``): convolution widths
+    and the dense code's size, (8, 4) and 32 for grey MNIST, (32, 64, 128) and 128 for colour
+    CIFAR-10.
+
+    >>> dcae_widths(1), dcae_widths(3)
+    (((8, 4), 32), ((32, 64, 128), 128))
+    """
+    return ((8, 4), 32) if channels == 1 else ((32, 64, 128), 128)
+
+
 BLOCK_RATES = "block"  # rates from block_rates(image_size): the default, and in a preset
 MEMORYLESS_RATES = (PAPER_RATE, PAPER_RATE, 1)  # recorded by models without a memory (unused)
 
@@ -119,10 +136,17 @@ class ModelConfig:
     lambda_ali: float = 0.5
     gamma: float = 1.0  # weight of R(x) in A(x) (Eq. 7); 1 without a discriminator
     lr: float = 1e-4
+    network: str = "daad"  # "daad": networks.Generator; "dcae": Deep SVDD's DCAE (a baseline)
+    code_size: int | None = None  # the DCAE's dense code; None: dcae_widths(channels)
 
     def __post_init__(self):
         # JSON and checkpoints store tuples as lists: normalise them back.
-        widths = default_widths(self.image_size, self.channels) if self.widths is None else self.widths
+        if self.network == "dcae":
+            widths, code_size = dcae_widths(self.channels)
+            object.__setattr__(self, "code_size", int(code_size if self.code_size is None else self.code_size))
+        else:
+            widths = default_widths(self.image_size, self.channels)
+        widths = widths if self.widths is None else self.widths
         object.__setattr__(self, "widths", tuple(int(w) for w in widths))
         rates = self.rates
         if rates == BLOCK_RATES:  # a bad image size is reported by validate()
@@ -164,6 +188,15 @@ class ModelConfig:
 
 def validate(config: ModelConfig) -> None:
     """Clear, early errors for configurations no network can be built from."""
+    if config.network not in NETWORKS:
+        raise ValueError(f"network must be one of {NETWORKS}, got {config.network!r}")
+    if config.network == "dcae" and (config.memory != "none" or config.skips or config.discriminator):
+        raise ValueError("network 'dcae' (Deep SVDD's autoencoder) has no memory, skips or discriminator: "
+                         "use memory='none', skips=False, discriminator=False")
+    if config.network != "dcae" and config.code_size is not None:
+        raise ValueError("code_size is the size of the DCAE's dense code: it needs network='dcae'")
+    if config.code_size is not None and config.code_size < 1:
+        raise ValueError(f"code_size must be a positive integer, got {config.code_size}")
     if config.memory not in MEMORY_PLACES:
         raise ValueError(f"memory must be one of {MEMORY_PLACES}, got {config.memory!r}")
     if config.addressing not in ADDRESSING:
@@ -206,6 +239,7 @@ PRESETS: dict[str, dict] = {
     "daad": dict(skips=True, memory="all", rates=BLOCK_RATES),
     "daad_plus": dict(skips=True, memory="all", rates=BLOCK_RATES, discriminator=True,
                       adv_loss=True, ali_loss=True, gamma=0.9, lr=2e-4),
+    "dcae": dict(network="dcae", skips=False, memory="none"),  # Deep SVDD's DCAE (a baseline)
 }
 
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig, make_config
-from .networks import Discriminator, Generator
+from .networks import DCAEGenerator, Discriminator, Generator
 
 
 class Detector(nn.Module):
@@ -27,7 +27,7 @@ class Detector(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.generator = Generator(config)
+        self.generator = (DCAEGenerator if config.network == "dcae" else Generator)(config)
         self.discriminator = Discriminator(config) if config.discriminator else None
         self.score_stats: dict | None = None  # training images' range of R(x), L(x) (daad train)
         self.decision: dict | None = None  # label-free threshold on A(x) and its rule (daad train)
@@ -74,6 +74,7 @@ class Detector(nn.Module):
 
 def build_model(variant: str | ModelConfig = "daad", **overrides) -> Detector:
     """Build a preset by name (``"ae"``, ``"memae"``, ``"ae_skip"``, ``"memae_skip"``,
-    ``"daad"``, ``"daad_plus"``) with optional config overrides, or from a config."""
+    ``"daad"``, ``"daad_plus"``, or the baseline ``"dcae"``) with optional config overrides, or
+    from a config."""
     config = variant if isinstance(variant, ModelConfig) else make_config(variant, **overrides)
     return Detector(config)

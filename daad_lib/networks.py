@@ -90,6 +90,53 @@ class Generator(nn.Module):
         return h, weights
 
 
+class DCAEGenerator(nn.Module):
+    """Deep SVDD's convolutional autoencoder, DCAE (Ruff et al., ICML 2018, Sec. 4.1; the
+    network of its code's ``build_autoencoder``), the published AE our pipeline is checked
+    against (``results/dcae/recipe.md``).
+
+    Encoder: per width, a 5 x 5 convolution, batch norm, leaky ReLU (0.01) and 2 x 2 max-pool;
+    then a dense layer to a code of ``config.code_size`` values. Decoder, mirrored: a dense
+    layer back to the last feature map, then per width a nearest 2x upsampling and a 5 x 5
+    convolution (batch norm and leaky ReLU but on the last), and tanh for our [-1, 1] images
+    (Deep SVDD's sigmoid on [0, 1] data). No memory: ``forward`` returns (x_hat, {}).
+
+    >>> from daad_lib.config import make_config
+    >>> generator = DCAEGenerator(make_config("dcae", image_size=32, channels=1))
+    >>> x_hat, weights = generator(torch.zeros(2, 1, 32, 32))
+    >>> x_hat.shape, weights, generator.code.out_features
+    (torch.Size([2, 1, 32, 32]), {}, 32)
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        widths, side = config.widths, config.image_size >> config.depth
+        stages, in_ch = [], config.channels
+        for width in widths:
+            stages += [nn.Conv2d(in_ch, width, 5, padding=2, bias=False), nn.BatchNorm2d(width),
+                       nn.LeakyReLU(0.01, inplace=True), nn.MaxPool2d(2)]
+            in_ch = width
+        self.encoder = nn.Sequential(*stages)
+        self.bottom_shape = (widths[-1], side, side)  # the last feature map (C, S/2^d, S/2^d)
+        self.code = nn.Linear(widths[-1] * side * side, config.code_size, bias=False)
+        self.expand = nn.Linear(config.code_size, widths[-1] * side * side, bias=False)
+        stages = []
+        outs = list(reversed(widths[:-1])) + [config.channels]
+        for i, (in_ch, out_ch) in enumerate(zip(reversed(widths), outs)):
+            last = i == len(widths) - 1
+            stages += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(in_ch, out_ch, 5, padding=2, bias=last)]
+            stages += [nn.Tanh()] if last else [nn.BatchNorm2d(out_ch), nn.LeakyReLU(0.01, inplace=True)]
+        self.decoder = nn.Sequential(*stages)
+        self.memories = nn.ModuleDict()  # none; kept so code that lists a generator's memories works
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        features = self.encoder(x)  # (B, widths[-1], S/2^d, S/2^d)
+        code = self.code(features.flatten(1))  # (B, code_size)
+        h = nn.functional.leaky_relu(self.expand(code), 0.01).view(-1, *self.bottom_shape)  # (B, C, s, s)
+        return self.decoder(h), {}
+
+
 class Discriminator(nn.Module):
     """DCGAN discriminator (Radford et al. 2016) used by DAAD+ (Sec. 3.1.3).
 

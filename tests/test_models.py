@@ -31,7 +31,7 @@ def test_memory_and_skip_layout_of_each_preset():
     depth = 4
     count = {v: len(small(v, 32, 3).generator.memories) for v in PRESETS}
     assert count == {"ae": 0, "memae": 1, "ae_skip": 0, "memae_skip": depth, "daad": depth,
-                     "daad_plus": depth}
+                     "daad_plus": depth, "dcae": 0}
     assert not make_config("ae").skips and not make_config("memae").skips
     assert make_config("daad").skips and make_config("ae_skip").skips
     # MemAE's single memory sits at the 16x bottleneck and is pixel-wise
@@ -104,3 +104,31 @@ def test_config_survives_a_dict_round_trip():
     assert ModelConfig.from_dict(config.to_dict()) == config
     listed = {**config.to_dict(), "widths": [32, 64, 128, 256], "rates": [4, 4, 1]}  # as JSON stores them
     assert ModelConfig.from_dict(listed) == config
+
+
+def test_dcae_is_deep_svdds_network_with_a_dense_code():
+    """Deep SVDD's DCAE: 5x5 conv + BN + leaky ReLU + max-pool stages, a dense code of 32 (grey) or
+    128 (colour) values, mirrored with nearest upsampling; nothing else of the family."""
+    grey, colour = make_config("dcae", image_size=32, channels=1), make_config("dcae", image_size=32)
+    assert (grey.widths, grey.code_size, colour.widths, colour.code_size) == ((8, 4), 32, (32, 64, 128), 128)
+    generator = build_model(grey).generator
+    convs = [m for m in generator.encoder if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [(1, 8, (5, 5)), (8, 4, (5, 5))]
+    assert generator.code.in_features == 4 * 8 * 8 and generator.code.out_features == 32
+    # the code is the only path: changing it changes the output, and every weight gets a gradient
+    x = torch.rand(3, 1, 32, 32) * 2 - 1
+    x_hat, weights = generator(x)
+    assert weights == {} and x_hat.shape == x.shape
+    x_hat.pow(2).mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
+    assert ModelConfig.from_dict(grey.to_dict()) == grey
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(network="dcae", memory="all"), "no memory"), (dict(network="dcae", skips=True), "no memory, skips"),
+    (dict(network="vgg"), "network must be one of"), (dict(code_size=16), "needs network='dcae'"),
+    (dict(network="dcae", code_size=0), "positive")])
+def test_dcae_configs_that_cannot_be_built_are_refused(bad, message):
+    values = {"memory": "none", "skips": False, **bad}
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(image_size=32, channels=1, **values)
