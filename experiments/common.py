@@ -58,6 +58,7 @@ PROTOCOL_LABEL = {
     "cpu2": "CPU protocol 2 (128 px, 100 epochs, bfloat16 autocast, block-size rates (4, 4, 1), 2-core CPU)",
     "paper": "paper protocol (256 px, 1000 epochs)",
     "dcae": "Deep SVDD's DCAE recipe (32 px, l1 GCN + min-max, batch 200, Adam 1e-4 -> 1e-5 at 250, 350 epochs, fp32)",
+    "book": "the chapters' own settings (64 px, batch 8, constant lr 1e-4, precision auto, 2-core CPU)",
 }
 
 

@@ -101,3 +101,13 @@ def test_the_magnetic_tile_folder_is_named_in_one_place(tmp_path):
     naming = [path.relative_to(root).as_posix() for path in sources
               if re.search(r"[\"']magnetic_tile[\"']", path.read_text())]
     assert naming == ["daad_lib/data/mvtec.py"]  # MAGNETIC_TILE; everything else imports it
+
+
+def test_book_defaults_rule_takes_the_smallest_budget_beyond_the_seed_spread_within_the_chapter_time():
+    from experiments.book_defaults import chosen_budget, shows_effect
+
+    assert shows_effect([0.05, 0.04, 0.06]) and not shows_effect([0.10, -0.05, 0.01])
+    assert not shows_effect([-0.02, -0.03, -0.01])
+    clear, noisy = [0.05, 0.04, 0.06], [0.10, -0.05, 0.01]
+    assert chosen_budget({8: noisy, 16: clear, 32: clear}) == 16
+    assert chosen_budget({8: noisy, 16: noisy, 32: clear, 64: clear}) is None  # 32 epochs: over 360 s
