@@ -1,17 +1,19 @@
 """Open every page of the built book in headless Chromium with the network switched off and
 check that it needs none: no request may fail, the maths must be typeset by the bundled
-MathJax, and every offline slider must change its picture when moved.
+MathJax, and every offline slider must change its picture when moved. Every picture must also
+carry alt text and a caption (a reader with a screen reader gets the one, everyone the other).
 
     python book/check_offline_slider.py [--screenshots DIR]
 
 Needs the built book (``bash book/build.sh``), Debian's ``chromium`` and the ``playwright``
 Python package (used only as a driver for that browser; nothing is downloaded).
 Exits 1 on any failed request, any page whose maths stays raw TeX or shows a MathJax error,
-and any slider that does not change its picture.
+any slider that does not change its picture, and any picture without alt text or caption.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -28,6 +30,28 @@ TYPESET = """() => window.MathJax && MathJax.startup && MathJax.startup.promise
                                           document.querySelectorAll('mjx-merror').length])
     : [0, 0]"""
 SCREENSHOT_PAGE = "notebooks/03_block_memory.html"  # a chapter with display maths and sliders
+# Every picture in a page's content: its alt text and the text of its figure's caption.
+FIGURES = """() => Array.from(document.querySelectorAll('main img')).map(img => {
+    const figure = img.closest('figure');
+    const caption = figure ? figure.querySelector('figcaption') : null;
+    return {src: (img.getAttribute('src') || '').slice(0, 80), alt: (img.getAttribute('alt') || '').trim(),
+            caption: caption ? caption.textContent.trim() : ''};
+})"""
+FILE_NAME = re.compile(r"\.(png|jpe?g|svg|gif)$", re.I)  # docutils' alt text when none was given
+
+
+def figure_problems(name: str, figures: list[dict]) -> list[str]:
+    """Pictures that a reader who cannot see them would miss: no alt text (or only the file's
+    name, which docutils puts there by default), or no caption."""
+    problems = []
+    for number, figure in enumerate(figures, 1):
+        where = f"{name}: picture {number} ({figure['src'][:40]}...)"
+        alt = figure["alt"].strip()
+        if not alt or alt == figure["src"] or FILE_NAME.search(alt):
+            problems.append(f"{where} has no alt text: set the cell's mystnb.image.alt (or frame_slider's alt)")
+        if not figure["caption"].strip():
+            problems.append(f"{where} has no caption: set the cell's mystnb.figure.caption")
+    return problems
 
 
 def pages() -> list[Path]:
@@ -69,10 +93,12 @@ def check_page(context, path: Path, screenshots: Path | None) -> list[str]:
         equation.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshots / "offline_maths_page.png"))
         equation.screenshot(path=str(screenshots / "offline_maths_equation.png"))
+    figures = page.evaluate(FIGURES)
+    problems += figure_problems(name, figures)
     page.wait_for_timeout(200)  # let late requests (fonts of the typeset maths) be counted
     problems += [f"{name}: request failed offline: {url}" for url in failed]
     print(f"{name}: {len(failed)} failed requests, maths {'typeset' if has_math else 'none'}, "
-          f"{sliders.count()} offline sliders")
+          f"{sliders.count()} offline sliders, {len(figures)} pictures")
     page.close()
     return problems
 
