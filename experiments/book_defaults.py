@@ -123,6 +123,10 @@ def tabulate(data: str) -> None:
               "image_size": IMAGE_SIZE, "seeds": list(SEEDS), "budgets": list(BUDGETS),
               "chapter_seconds_at_8": CHAPTER_SECONDS_AT_8, "max_chapter_seconds": MAX_CHAPTER_SECONDS,
               "effects": {str(e): d for e, d in effects.items()}, "chosen_epochs": choice,
+              "by_budget": {str(e): {"mean": statistics.mean(d), "sd": statistics.stdev(d), "shows": shows_effect(d),
+                                     "ae_mean": statistics.mean(runs["ae", s, e]["image_auroc"] for s in SEEDS),
+                                     "daad_mean": statistics.mean(runs["daad", s, e]["image_auroc"] for s in SEEDS)}
+                            for e, d in effects.items()},
               "complete": complete == list(BUDGETS),
               "runs": [{k: r[k] for k in ("model", "seed", "epochs", "image_auroc", "train_wall_time_s",
                                           "precision", "git_commit", "hardware")} for r in runs.values()]}
