@@ -30,8 +30,8 @@ TYPESET = """() => window.MathJax && MathJax.startup && MathJax.startup.promise
                                           document.querySelectorAll('mjx-merror').length])
     : [0, 0]"""
 SCREENSHOT_PAGE = "notebooks/03_block_memory.html"  # a chapter with display maths and sliders
-# Every picture in a page's content: its alt text and the text of its figure's caption.
-FIGURES = """() => Array.from(document.querySelectorAll('main img')).map(img => {
+# Every picture in a page's article (not the launch buttons' logos in the header): alt text and caption.
+FIGURES = """() => Array.from(document.querySelectorAll('article.bd-article img')).map(img => {
     const figure = img.closest('figure');
     const caption = figure ? figure.querySelector('figcaption') : null;
     return {src: (img.getAttribute('src') || '').slice(0, 80), alt: (img.getAttribute('alt') || '').trim(),
