@@ -7,6 +7,9 @@ stopping and restarting the command loses at most one epoch; each milestone's ch
 ``results/<protocol>/runs/curve-<run>-epNNNN.json`` as soon as it is reached.
 
     python -m experiments.curve [--models ae daad] [--until 1000]
+
+The kept checkpoints are what ``experiments.visuals`` shows (reconstructions, maps, ROC curves):
+``python -m experiments.visuals --name bottle_ep1000 --checkpoint AE=<ae run>/checkpoint_epoch1000.pt ...``.
 """
 from __future__ import annotations
 

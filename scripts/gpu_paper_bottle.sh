@@ -34,3 +34,8 @@ echo "training $epochs epochs" | tee -a "$OUT/probe_log.txt"
 python3 -m experiments.paper_gpu --data-dir .gpu_data/bottle --epochs "$epochs" --out /tmp/paper_runs \
   --results "$OUT/bottle_gpu.json" 2>&1 | tee "$OUT/log.txt"
 for run in /tmp/paper_runs/bottle-*; do cp "$run/train.json" "$OUT/$(basename "$run")_train.json"; done
+# The trained models, visible (reconstructions, maps, ROC curves of every model; small PNG/JSON);
+# a failure here keeps the training results above.
+python3 -m experiments.visuals --name bottle_gpu --out "$OUT" \
+  --checkpoint AE=/tmp/paper_runs/bottle-ae/checkpoint.pt --checkpoint DAAD=/tmp/paper_runs/bottle-daad/checkpoint.pt \
+  --checkpoint DAAD+=/tmp/paper_runs/bottle-daad_plus/checkpoint.pt 2>&1 | tee -a "$OUT/log.txt" || echo "visuals failed" | tee -a "$OUT/log.txt"
