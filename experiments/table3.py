@@ -9,6 +9,7 @@ ours (the paper reports image AUROC only).
 """
 from __future__ import annotations
 
+import json
 import time
 
 from daad_lib.published import DAAD_TABLE3_BOTTLE, DAAD_TABLE3_MEAN
@@ -20,11 +21,27 @@ PAPER_BOTTLE, PAPER_MEAN = DAAD_TABLE3_BOTTLE, DAAD_TABLE3_MEAN
 NAMES = {"ae": "AE", "memae": "MemAE*", "ae_skip": "AE+Skip", "daad": "DAAD", "daad_plus": "DAAD+"}
 
 
+PEERS = {"ganomaly": "GANomaly (anomalib), measured peer"}  # experiments/peer_ganomaly.py, results/peers/
+
+
+def measured_peers(subset: str) -> dict:
+    """Rows of the peers measured on this subset (``results/peers/<peer>_<subset>_seed*.json``)."""
+    rows = {}
+    for peer in PEERS:
+        done = [json.loads(p.read_text()) for p in sorted((results_dir("peers")).glob(f"{peer}_{subset}_seed*.json"))]
+        if done:
+            rows[peer] = {"image_auroc": mean_std([r["image_auroc"] for r in done]), "seeds": [r["seed"] for r in done],
+                          "epochs": sorted({r["epochs"] for r in done}), "image_size": sorted({r["image_size"] for r in done}),
+                          "train_wall_time_s": mean_std([r["train_time_s"] for r in done]),
+                          "runs": [r["name"] for r in done], "source": "experiments/peer_ganomaly.py, results/peers/rule.md"}
+    return rows
+
+
 def done_any(row: dict) -> bool:
     return row["train_wall_time_s"]["n"] > 0
 
 
-def plot(rows: dict, path, subset: str) -> None:
+def plot(rows: dict, path, subset: str, peers: dict) -> None:
     variants = list(rows)
     fig, ax = subplots(figsize=(6, 3.5))
     xs = range(len(variants))
@@ -34,6 +51,9 @@ def plot(rows: dict, path, subset: str) -> None:
     if subset == "bottle":
         ax.scatter(xs, [PAPER_BOTTLE[v] for v in variants], color="black", marker="_", s=400, zorder=3,
                    label="paper (bottle)")
+    for peer, row in peers.items():
+        ax.axhline(row["image_auroc"]["mean"], color="tab:red", linestyle="--", linewidth=1,
+                   label=f"{PEERS[peer].split(',')[0]}, measured")
     ax.set_xticks(list(xs), [NAMES[v] for v in variants])
     ax.set_ylim(0.4, 1.0)
     ax.set_ylabel("image AUROC")
@@ -85,18 +105,29 @@ def main() -> None:
                      + " | ".join(fmt(row[key]) for key, _ in shown)
                      + f" | {len(row['seeds'])} of {len(seeds)} | "
                      f"{'–' if not done_any(row) else format(row['train_wall_time_s']['mean'], '.0f') + ' s'} |")
+    peers = measured_peers(args.subset)
+    for peer, row in peers.items():
+        blanks = " | ".join(fmt(row["image_auroc"]) if key == "image_auroc" else "–" for key, _ in shown)
+        lines.append(f"| {PEERS[peer]} {'| – ' if paper_columns else ''}| – | {blanks} | {len(row['seeds'])} "
+                     f"(seeds {row['seeds']}) | {row['train_wall_time_s']['mean']:.0f} s |")
     note = "The paper reports image AUROC only." if args.subset == "bottle" else (
         "The paper has no results on this dataset; its 15-category MVTec AD mean is shown for scale. "
         "It reports image AUROC only.")
+    if peers:
+        note += (" The peer row is anomalib's model with its defaults, trained and scored by us on this split "
+                 "(experiments/peer_ganomaly.py; settings fixed before its runs in results/peers/rule.md; "
+                 f"{', '.join(f'{e} epochs' for row in peers.values() for e in row['epochs'])}, "
+                 f"{', '.join(f'{s} px' for row in peers.values() for s in row['image_size'])}): "
+                 "it reports image AUROC only, and its train time is on the hardware its results file names.")
     markdown = "\n".join(lines) + f"\n\n{note}\n"
     stem = f"table3_{args.subset}"
-    plot(rows, results_dir(args.protocol) / f"{stem}.png", args.subset)
+    plot(rows, results_dir(args.protocol) / f"{stem}.png", args.subset, peers)
     write_outputs(args.protocol, stem, {
         "table": "Table 3", "dataset": args.subset, "image_size": settings["image_size"],
         "epochs": settings["epochs"], "batch_size": 8, "seeds": seeds,
         "total_wall_time_s": time.perf_counter() - began,
         "runs_wall_time_s": sum(r["wall_time_s"] for done in runs.values() for r in done),
-        "rows": rows}, markdown)
+        "rows": rows, "measured_peers": peers}, markdown)
 
 
 if __name__ == "__main__":
