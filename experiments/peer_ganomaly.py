@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from sklearn.metrics import roc_auc_score
 
+from daad_lib.data import MAGNETIC_TILE
 from daad_lib.provenance import run_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "magnetic_tile",
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / MAGNETIC_TILE,
                         help="an MVTec-layout category folder (train/good, test/<type>)")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=15)
