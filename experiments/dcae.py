@@ -33,6 +33,17 @@ def extra(parser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the protocol's (0, 1, 2)")
 
 
+def by_image_score(runs: list[dict]) -> dict:
+    """Image AUROC under each image-score rule (``daad_lib.scoring.image_score``), averaged over the
+    runs that report them (runs made before the rules existed do not): rule -> mean, and the runs."""
+    scored = [run for run in runs if run.get("image_auroc_by_score")]
+    if not scored:
+        return {}
+    rules = scored[0]["image_auroc_by_score"]
+    return {"runs": [run["name"] for run in scored],
+            **{rule: sum(run["image_auroc_by_score"][rule] for run in scored) / len(scored) for rule in rules}}
+
+
 def one_run(dataset: str, variant: str, normal_class: int, seed: int, args) -> dict | None:
     protocol = PROTOCOLS[PROTOCOL]
     recipe = {"weight_decay": protocol["weight_decay"][dataset], "lr_milestones": list(protocol["lr_milestones"]),
@@ -49,17 +60,19 @@ def main() -> None:
     rows = {}
     for dataset in args.datasets:
         for variant in args.variants:
-            per_class = {}
+            per_class, every_run = {}, []
             for normal_class in args.classes:
                 runs = [one_run(dataset, variant, normal_class, seed, args) for seed in seeds]
                 per_class[normal_class] = mean_std([run["image_auroc"] for run in runs if run])
+                every_run += [run for run in runs if run]
             done = [c for c, stat in per_class.items() if stat["n"] == len(seeds)]
             rows.setdefault(dataset, {})[variant] = {
                 "per_class": {str(c): stat for c, stat in per_class.items()},
                 "classes_complete": done,
                 "mean_over_classes": mean_std([per_class[c]["mean"] for c in done]) if done else mean_std([]),
                 "published_dcae_mean_same_classes": (sum(PUBLISHED_DCAE[dataset][c] for c in done) / len(done)
-                                                     if done else None)}
+                                                     if done else None),
+                "by_image_score": by_image_score(every_run)}
     lines = [f"# Table 2 under Deep SVDD's DCAE recipe (image AUROC, seeds {seeds})", ""]
     for dataset, models in rows.items():
         lines += [f"## {dataset}", "", "| class | " + " | ".join(NAMES[v] for v in models) + " | DCAE (published) |",
@@ -73,6 +86,11 @@ def main() -> None:
             lines.append(f"{NAMES[v]}: mean over the {len(row['classes_complete'])} complete classes "
                          f"{fmt(row['mean_over_classes'])}"
                          + (f"; published DCAE on the same classes {published:.3f}" if published else ""))
+            scores = row["by_image_score"]
+            if scores:
+                lines.append(f"  Image score read from the map, over the {len(scores['runs'])} runs that report it: "
+                             + ", ".join(f"{rule} {value:.3f}" for rule, value in scores.items() if rule != "runs")
+                             + " (`mean` is the paper's R(x); results/image_score/rule.md).")
         lines.append("")
     report = {"what": "our models under Deep SVDD's DCAE recipe", "seeds": seeds, "classes": args.classes,
               "published_dcae": PUBLISHED_DCAE, "published_source": "Deep SVDD (Ruff et al. 2018) Table 1, "
