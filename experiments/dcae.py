@@ -18,7 +18,7 @@ import time
 
 from daad_lib.published import DCAE_ONE_CLASS
 
-from .common import PROTOCOLS, fmt, mean_std, parse_args, run_once, write_outputs
+from .common import PROTOCOLS, fmt, mean_std, parse_args, results_dir, run_name, run_once, write_outputs
 
 PROTOCOL = "dcae"
 PUBLISHED_DCAE = DCAE_ONE_CLASS  # Deep SVDD Table 1 (still to check against its PDF)
@@ -31,6 +31,9 @@ def extra(parser) -> None:
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--variants", nargs="+", default=["ae"], choices=list(NAMES))
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the protocol's (0, 1, 2)")
+    parser.add_argument("--pending", action="store_true",
+                        help="print the runs not stored yet, one 'dataset class variant seed' per line, in the order "
+                             "they are due (seeds, then variants as given, then datasets and classes), and exit")
 
 
 def by_image_score(runs: list[dict]) -> dict:
@@ -53,10 +56,21 @@ def one_run(dataset: str, variant: str, normal_class: int, seed: int, args) -> d
                     recipe=recipe)
 
 
+def pending(datasets: list[str], classes: list[int], variants: list[str], seeds: list[int]) -> list[tuple]:
+    """The runs without a stored result, in the order they are due: (dataset, class, variant, seed)."""
+    return [(dataset, c, variant, seed) for seed in seeds for variant in variants for dataset in datasets
+            for c in classes
+            if not (results_dir(PROTOCOL) / "runs" / f"{run_name(dataset, f'class{c}', variant, seed)}.json").exists()]
+
+
 def main() -> None:
     args = parse_args(__doc__, extra)
     began = time.perf_counter()
     seeds = args.seeds or PROTOCOLS[PROTOCOL]["seeds"]
+    if args.pending:
+        for due in pending(args.datasets, args.classes, args.variants, seeds):
+            print(*due)
+        return
     rows = {}
     for dataset in args.datasets:
         for variant in args.variants:

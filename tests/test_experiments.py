@@ -111,3 +111,16 @@ def test_book_defaults_rule_takes_the_smallest_budget_beyond_the_seed_spread_wit
     clear, noisy = [0.05, 0.04, 0.06], [0.10, -0.05, 0.01]
     assert chosen_budget({8: noisy, 16: clear, 32: clear}) == 16
     assert chosen_budget({8: noisy, 16: noisy, 32: clear, 64: clear}) is None  # 32 epochs: over 360 s
+
+
+def test_dcae_pending_lists_the_unstored_runs_in_their_fixed_order(tmp_path, monkeypatch):
+    """The GPU script's work list: seeds outermost, then variants as given, then classes; a run
+    whose result is stored is never listed again."""
+    from experiments import dcae
+
+    monkeypatch.setattr(dcae, "results_dir", lambda protocol: tmp_path / protocol)
+    (tmp_path / "dcae" / "runs").mkdir(parents=True)
+    (tmp_path / "dcae" / "runs" / "mnist-class1-ae-seed0.json").write_text("{}")
+    assert dcae.pending(["mnist"], [0, 1], ["dcae", "ae"], [0, 1]) == [
+        ("mnist", 0, "dcae", 0), ("mnist", 1, "dcae", 0), ("mnist", 0, "ae", 0),
+        ("mnist", 0, "dcae", 1), ("mnist", 1, "dcae", 1), ("mnist", 0, "ae", 1), ("mnist", 1, "ae", 1)]
