@@ -47,13 +47,15 @@ def by_image_score(runs: list[dict]) -> dict:
             **{rule: sum(run["image_auroc_by_score"][rule] for run in scored) / len(scored) for rule in rules}}
 
 
-def one_run(dataset: str, variant: str, normal_class: int, seed: int, args) -> dict | None:
+def one_run(dataset: str, variant: str, normal_class: int, seed: int, args, **changes) -> dict | None:
+    """One run under the recipe; ``changes`` (``tag``, ``image_size``, ``keep_epochs``) are for
+    the diagnostics of ``experiments.dcae_diagnose``, which name what they change in the tag."""
     protocol = PROTOCOLS[PROTOCOL]
     recipe = {"weight_decay": protocol["weight_decay"][dataset], "lr_milestones": list(protocol["lr_milestones"]),
               "preprocessing": protocol["preprocessing"]}
     return run_once(PROTOCOL, variant, seed, dataset, normal_class=normal_class, data_dir=args.data_dir,
                     cached_only=args.cached_only, store_scores=False, batch_size=protocol["batch_size"],
-                    recipe=recipe)
+                    recipe=recipe, **changes)
 
 
 def pending(datasets: list[str], classes: list[int], variants: list[str], seeds: list[int]) -> list[tuple]:

@@ -124,3 +124,27 @@ def test_dcae_pending_lists_the_unstored_runs_in_their_fixed_order(tmp_path, mon
     assert dcae.pending(["mnist"], [0, 1], ["dcae", "ae"], [0, 1]) == [
         ("mnist", 0, "dcae", 0), ("mnist", 1, "dcae", 0), ("mnist", 0, "ae", 0),
         ("mnist", 0, "dcae", 1), ("mnist", 1, "dcae", 1), ("mnist", 0, "ae", 1), ("mnist", 1, "ae", 1)]
+
+
+def test_dcae_diagnostics_read_their_runs_by_the_rules_written_before_them(monkeypatch, tmp_path):
+    """results/dcae/diagnose_rule.md: H1 flags the budget when an earlier checkpoint beats the final
+    model by >= 0.03; H2 flags the image size when 28 px and 32 px differ by >= 0.03."""
+    from experiments import dcae_diagnose as diag
+
+    aurocs = {50: 0.90, 100: 0.86, 150: 0.84, 250: 0.82}
+    runs = {"keep": 0.815, "28px": 0.83, "": 0.815}
+    monkeypatch.setattr(diag, "one_run", lambda d, v, c, s, args, tag="", **kw: {"name": f"run-{tag}",
+                                                                                 "image_auroc": runs[tag]})
+    monkeypatch.setattr(diag, "checkpoint_folder", lambda protocol, name: tmp_path)
+    monkeypatch.setattr(diag, "load_detector", lambda path: (type("D", (), {"config": type("C", (), {"gamma": 1.0})})(),
+                                                             {"dataset": {}, "epoch": int(path.stem[-4:])}))
+    monkeypatch.setattr(diag, "build_split", lambda spec, split, data_dir: None)
+    epochs = iter(diag.KEPT)
+    monkeypatch.setattr(diag, "score_dataset", lambda detector, test_set: next(epochs))
+    monkeypatch.setattr(diag, "metrics_from_scores", lambda epoch, gamma: {"image_auroc": aurocs[epoch]})
+    args = type("A", (), {"data_dir": None})()
+    row = diag.budget(6, args)
+    assert row["image_auroc_by_epoch"] == {**aurocs, 350: 0.815} and row["reading"] == "budget is a candidate"
+    assert diag.size(6, args)["reading"] == "image size does not explain it"  # +0.015
+    runs["28px"] = 0.86
+    assert diag.size(6, args)["reading"] == "image size matters"
