@@ -31,3 +31,27 @@ def test_paper_gpu_script_trains_models_in_parallel_processes(tiny_mvtec, tmp_pa
     assert json.loads((out / "results.json").read_text())["parallel"] is True
     assert {path.name for path in out.glob("*.log")} == {"ae.log", "daad.log"}
     assert all(paper_gpu.finished(out, variant, 1) for variant in ("ae", "daad"))
+
+
+def test_gpu_dcae_script_lists_its_work_and_starts_nothing_after_its_deadline(tmp_path):
+    """scripts/gpu_dcae.sh on the CPU with a deadline of 0 s: it unpacks the carried MNIST files,
+    writes the pending runs (those not committed) and starts none of them."""
+    import gzip
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from experiments import dcae
+
+    root = Path(__file__).resolve().parents[1]
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"labels"))
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "DATA": str(tmp_path / "data"), "DEADLINE_S": "0",
+           "VARIANTS": "dcae ae"}
+    done = subprocess.run(["bash", str(root / "scripts" / "gpu_dcae.sh")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (raw / "t10k-labels-idx1-ubyte").read_bytes() == b"labels"
+    listed = (tmp_path / "out" / "pending.txt").read_text().splitlines()
+    assert listed == [" ".join(map(str, run)) for run in dcae.pending(["mnist"], list(range(10)), ["dcae", "ae"], [0, 1, 2])]
+    assert "mnist 4 dcae 0" not in listed and not list((tmp_path / "out" / "runs").glob("*.log"))
