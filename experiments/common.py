@@ -51,7 +51,8 @@ PROTOCOLS = {
     # Deep SVDD's DCAE recipe (results/dcae/recipe.md), for one-class MNIST and CIFAR-10
     "dcae": {"image_size": 32, "epochs": 350, "seeds": [0, 1, 2], "precision": "fp32", "model_defaults": {},
              "batch_size": 200, "lr_milestones": (250,), "preprocessing": "gcn-l1",
-             "weight_decay": {"mnist": 1e-3, "cifar10": 1e-6}},
+             "weight_decay": {"mnist": 1e-3, "cifar10": 1e-6},
+             "flips": False},  # Deep SVDD trains without augmentation (results/dcae/flips.md)
 }
 PROTOCOL_LABEL = {
     "cpu": "CPU protocol (128 px, 25 epochs, float32, r = (8, 8, 1), 2-core CPU)",
@@ -62,7 +63,9 @@ PROTOCOL_LABEL = {
 }
 
 
-RECIPE_DEFAULTS = {"weight_decay": 0.0, "lr_milestones": [], "preprocessing": "range"}
+# A run's training recipe beyond the protocol's epochs, batch and precision; a stored run without a
+# field was made with its default here (``flips``: the paper's horizontal + vertical flips, Sec. 4.1).
+RECIPE_DEFAULTS = {"weight_decay": 0.0, "lr_milestones": [], "preprocessing": "range", "flips": True}
 
 # Magnetic-tile defects live in their own folder of the data root (daad_lib.data.MAGNETIC_TILE);
 # every experiment finds them through mvtec_folder / subset_location.
@@ -115,8 +118,8 @@ def protocol_config(protocol: str, variant: str, image_size: int, channels: int,
 def check_stored(stored: dict, config, epochs: int, seed: int, precision: str, batch_size: int = 8,
                  recipe: dict | None = None) -> None:
     """Raise :class:`StaleRun` unless a stored run was made with exactly these settings
-    (``recipe``: weight decay, lr milestones, preprocessing; runs made before they existed had
-    the defaults)."""
+    (``recipe``: weight decay, lr milestones, preprocessing, flips; runs made before they were
+    recorded had the defaults)."""
     wanted = {"model_config": config.to_dict(), "epochs": epochs, "seed": seed, "precision": precision,
               "batch_size": batch_size, **RECIPE_DEFAULTS, **(recipe or {})}
     held = {"model_config": ModelConfig.from_dict(stored["model_config"]).to_dict(),
@@ -141,7 +144,7 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     With ``cached_only``, never train: return None when the run has no stored result.
     ``store_scores=False`` keeps only the AUROCs (for test sets of thousands of images).
     ``keep_epochs`` keeps checkpoints at those epochs under ``runs/experiments/``.
-    ``recipe`` sets ``weight_decay``, ``lr_milestones`` and the data's ``preprocessing``.
+    ``recipe`` sets ``weight_decay``, ``lr_milestones``, the data's ``preprocessing`` and ``flips``.
     """
     recipe = {**RECIPE_DEFAULTS, **(recipe or {})}
     settings = PROTOCOLS[protocol]
@@ -161,7 +164,7 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
 
     spec = data_spec(dataset, image_size, data_dir, category, normal_class, recipe["preprocessing"])
     train_config = TrainConfig(epochs=epochs, seed=seed, precision=precision, keep_epochs=keep_epochs,
-                               batch_size=batch_size, weight_decay=recipe["weight_decay"],
+                               batch_size=batch_size, weight_decay=recipe["weight_decay"], flips=recipe["flips"],
                                lr_milestones=tuple(recipe["lr_milestones"]))
     began = time.perf_counter()
     trained = train_in(checkpoint_folder(protocol, name), config, spec, train_config)
