@@ -1,4 +1,6 @@
 """The experiments' pre-registered decision rules, on synthetic summaries (no training)."""
+import pytest
+
 from experiments.addressing import DATASETS, RULES, verdict
 
 
@@ -148,3 +150,19 @@ def test_dcae_diagnostics_read_their_runs_by_the_rules_written_before_them(monke
     assert diag.size(6, args)["reading"] == "image size does not explain it"  # +0.015
     runs["28px"] = 0.86
     assert diag.size(6, args)["reading"] == "image size matters"
+
+
+def test_a_stored_run_without_a_flips_record_counts_as_flipped_and_is_refused_by_the_dcae_recipe():
+    """results/dcae/flips.md: runs made before flips were recorded trained with them; the recipe
+    (no flips) must not reuse such a run, while the protocols that flip still do."""
+    from daad_lib.config import make_config
+    from experiments.common import PROTOCOLS, StaleRun, check_stored
+
+    config = make_config("dcae", image_size=32, channels=1)
+    recipe = {"weight_decay": 1e-3, "lr_milestones": [250], "preprocessing": "gcn-l1"}
+    stored = {"name": "mnist-class6-dcae-seed0", "model_config": config.to_dict(), "epochs": 350, "seed": 0,
+              "precision": "fp32", "batch_size": 200, **recipe}  # no "flips": made before it was recorded
+    check_stored(stored, config, 350, 0, "fp32", 200, {**recipe, "flips": True})
+    with pytest.raises(StaleRun, match="flips"):
+        check_stored(stored, config, 350, 0, "fp32", 200, {**recipe, "flips": PROTOCOLS["dcae"]["flips"]})
+    check_stored({**stored, "flips": False}, config, 350, 0, "fp32", 200, {**recipe, "flips": False})
