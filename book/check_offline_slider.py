@@ -54,8 +54,16 @@ def figure_problems(name: str, figures: list[dict]) -> list[str]:
     return problems
 
 
-def pages() -> list[Path]:
-    return sorted(p for p in HTML.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
+def is_redirect(path: Path) -> bool:
+    """A page that only forwards to another (Jupyter Book's root index.html: a meta refresh to
+    the first chapter, which is checked itself). Opening one navigates away mid-check."""
+    text = path.read_text(errors="replace")
+    return len(text) < 1000 and 'http-equiv="refresh"' in text.lower()
+
+
+def pages(root: Path = HTML) -> list[Path]:
+    return sorted(p for p in root.rglob("*.html")
+                  if "_static" not in p.parts and "_sources" not in p.parts and not is_redirect(p))
 
 
 def check_page(context, path: Path, screenshots: Path | None) -> list[str]:
