@@ -28,7 +28,7 @@ def measured_peers(subset: str) -> dict:
     """Rows of the peers measured on this subset (``results/peers/<peer>_<subset>_seed*.json``)."""
     rows = {}
     for peer in PEERS:
-        done = [json.loads(p.read_text()) for p in sorted((results_dir("peers")).glob(f"{peer}_{subset}_seed*.json"))]
+        done = [json.loads(p.read_text()) for p in sorted(results_dir("peers").glob(f"{peer}_{subset}_seed*.json"))]
         if done:
             rows[peer] = {"image_auroc": mean_std([r["image_auroc"] for r in done]), "seeds": [r["seed"] for r in done],
                           "epochs": sorted({r["epochs"] for r in done}), "image_size": sorted({r["image_size"] for r in done}),

@@ -29,10 +29,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
 
 from daad_lib.checkpoint import load_detector  # noqa: E402
 from daad_lib.evaluate import metrics_by_type, score_dataset  # noqa: E402
+from daad_lib.metrics import image_auroc  # noqa: E402
 from daad_lib.pretrained import sha256_of  # noqa: E402
 from daad_lib.provenance import results_info  # noqa: E402
 from daad_lib.run import build_split  # noqa: E402
@@ -53,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=None,
                         help="where the checkpoints' dataset lies (default: the folder they were trained from)")
     parser.add_argument("--out", type=Path, default=None, help="another folder for the files (default: results/<protocol>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace files of the same --name")
     return parser.parse_args(argv)
 
 
@@ -102,7 +105,7 @@ def model_outputs(detector, test_set, indices: list[int]) -> dict:
     images = torch.stack([test_set[i]["image"] for i in indices])  # (k, C, S, S)
     shown = score_batch(detector, images)
     return {"scores": scores, "fused": fused, "x_hat": shown["x_hat"], "maps": shown["map"],
-            "map_scale": float(torch.quantile(scores["maps"].flatten()[::7].float(), 0.99))}
+            "map_scale": float(np.quantile(scores["maps"].float().numpy(), 0.99))}
 
 
 def draw_map(ax, amap: torch.Tensor, scale: float, title: str) -> None:
@@ -140,6 +143,12 @@ def roc_figure(curves: dict[str, dict], aurocs: dict[str, float]) -> plt.Figure:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     paths = parse_checkpoints(args.checkpoint)
+    out_dir = args.out or results_dir(args.protocol)
+    outputs_of_name = [out_dir / f"{stem}_{args.name}.{ext}" for stem, ext in (("visuals", "png"), ("roc", "png"),
+                                                                                ("visuals", "json"))]
+    if not args.overwrite and any(path.exists() for path in outputs_of_name):
+        raise SystemExit(f"{out_dir} already holds the files of --name {args.name}: "
+                         "choose another name or pass --overwrite")
     loaded = {label: load_detector(path) for label, path in paths.items()}  # label -> (detector, state)
     spec = common_dataset({label: state for label, (_, state) in loaded.items()})
     test_set = build_split(spec, "test", args.data_dir)  # without --data-dir: where the checkpoint's data lay
@@ -148,9 +157,8 @@ def main(argv: list[str] | None = None) -> dict:
     indices = [index for _, index in rows]
     outputs = {label: model_outputs(detector, test_set, indices) for label, (detector, _) in loaded.items()}
     labels = outputs[next(iter(outputs))]["scores"]["labels"]
-    aurocs = {label: float(roc_auc_score(labels.numpy(), out["fused"].numpy())) for label, out in outputs.items()}
+    aurocs = {label: image_auroc(out["fused"], labels) for label, out in outputs.items()}
     curves = {label: roc_points(labels, out["fused"]) for label, out in outputs.items()}
-    out_dir = args.out or results_dir(args.protocol)
     out_dir.mkdir(parents=True, exist_ok=True)
     for figure, stem in ((grid_figure(test_set, rows, outputs), "visuals"), (roc_figure(curves, aurocs), "roc")):
         figure.savefig(out_dir / f"{stem}_{args.name}.png", dpi=90)

@@ -39,6 +39,10 @@ def test_visuals_shows_one_image_per_type_and_the_roc_of_every_model(two_checkpo
         assert fpr[0] == 0 and fpr[-1] == 1 and tpr[-1] == 1 and bool((fpr.diff() >= 0).all())
         assert row["by_defect_type"]["crack"]["num_images"] == 3 and len(row["sha256"]) == 64
     assert report["num_test_images"] == 5 and report["command"].startswith("python -m experiments.visuals")
+    again = [f"--checkpoint=AE={two_checkpoints['AE']}", "--name", "tiny", "--out", str(out)]
+    with pytest.raises(SystemExit, match="already holds"):  # a second run never replaces the first's files
+        visuals.main(again)
+    assert visuals.main([*again, "--overwrite"])["models"].keys() == {"AE"}
 
 
 @pytest.mark.parametrize("entry, message", [("AE", "takes LABEL=PATH"), ("AE=/no/such/file.pt", "no file")])
