@@ -93,7 +93,7 @@ def cmd_train(args) -> dict:
                      eval_every=args.eval_every, tensorboard=args.tensorboard,
                      sync_batchnorm=args.sync_batchnorm, precision=args.precision,
                      weight_decay=args.weight_decay, lr_milestones=tuple(args.lr_milestones or ()),
-                     deterministic=args.deterministic)
+                     deterministic=args.deterministic, flips=args.flips)
     joined = wants_distributed(args) and not distributed.world().size > 1
     if joined:
         distributed.setup(args.device)
@@ -293,6 +293,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action="store_true",
                    help="deterministic kernels only (torch.use_deterministic_algorithms): a rerun with the same "
                         "seed gives bit-identical weights, also on a GPU, possibly slower")
+    p.add_argument("--flips", action=argparse.BooleanOptionalAction, default=recipe.flips,
+                   help="random horizontal + vertical flips (Sec. 4.1); default: the data's own choice, "
+                        "on for mvtec/folder/cifar10, off for mnist/digits (a flipped 6 looks like a 9)")
     p.add_argument("--lr-milestones", type=int, nargs="+", default=None, metavar="E",
                    help="multiply the learning rate by 0.1 at these epochs")
     p.add_argument("--preprocessing", choices=PREPROCESSINGS, default=DATA_DEFAULTS["preprocessing"].default,

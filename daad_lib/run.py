@@ -41,7 +41,7 @@ from .data.common import held_out
 from .evaluate import normal_range, normal_threshold, score_dataset
 from .models import Detector
 from .provenance import run_info
-from .train import CHECKPOINT_NAME, TrainConfig, train_new
+from .train import CHECKPOINT_NAME, TrainConfig, train_new, with_data_flips
 
 VALIDATION_RATIO = 0.1  # share of the normal training images held out for the threshold
 THRESHOLD_QUANTILE = 0.99  # the threshold: this quantile of A(x) on those held-out images
@@ -130,6 +130,7 @@ def train_run(config: ModelConfig, spec: dict, tc: TrainConfig, out: str | Path,
         train_set, validation = split_off_validation(full_train, spec.get("validation_ratio", 0.0))
         if tc.num_workers == 0:
             train_set = in_memory(train_set)  # decoded once: for training and the score range
+        tc = with_data_flips(tc, train_set)  # train.json records the flips the epochs had
         began = time.perf_counter()
         detector, history = train_new(config, train_set, tc, out_dir=out, resume=resume, device=device,
                                       dataset_spec=spec, progress=progress and main,

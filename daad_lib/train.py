@@ -1,5 +1,9 @@
 """Training (Sec. 4.1): Adam, batch 8, horizontal + vertical flips, alternating G / D.
 
+* flips: the paper's random horizontal + vertical flips for MVTec AD; ``flips=None`` (the
+  default) asks the data (:func:`daad_lib.data.default_flips`), so digits (MNIST, the
+  scikit-learn digits) train without them, as Deep SVDD's one-class runs do;
+
 * generator loss: λ_rec L_rec (+ λ_adv L_adv + λ_ali L_ali with a discriminator), Eq. 3;
 * discriminator loss: real vs reconstructed (Eq. 5), one step after each G step;
 * a checkpoint after every epoch; ``resume=True`` continues from it exactly
@@ -28,7 +32,7 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -38,6 +42,7 @@ from tqdm.auto import tqdm
 from . import distributed, losses, rundir
 from .checkpoint import differences, load_checkpoint, restore_training, save_checkpoint, training_state
 from .config import make_config
+from .data import default_flips
 from .data.cache import InMemory, in_memory
 from .device import PRECISIONS, autocast, resolve_precision, select_device
 from .evaluate import metrics_from_scores, score_dataset
@@ -63,7 +68,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 8
     seed: int = 0
-    flips: bool = True
+    flips: bool | None = None  # random h + v flips (Sec. 4.1); None: the data's default (daad_lib.data.default_flips)
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0  # Adam's (coupled) L2 penalty; 0 in the paper, 1e-3 in Deep SVDD's DCAE
     lr_milestones: tuple[int, ...] = ()  # the learning rate is multiplied by 0.1 at each of these epochs
@@ -353,11 +358,17 @@ def check_resumable(state: dict, tc: TrainConfig, dataset_spec: dict | None, che
                          f"run (--overwrite or another --out)")
 
 
+def with_data_flips(tc: TrainConfig, dataset: Dataset) -> TrainConfig:
+    """``tc`` with ``flips=None`` replaced by the dataset's default (:func:`daad_lib.data.default_flips`),
+    so that the checkpoint records what the epochs were trained with."""
+    return tc if tc.flips is not None else replace(tc, flips=default_flips(dataset))
+
+
 def train_claimed(detector: Detector, dataset: Dataset, train_config: TrainConfig | None,
                   out_dir: str | Path | None, resume: bool, device: str, dataset_spec: dict | None,
                   progress: bool, eval_set: Dataset | None) -> list[dict]:
     """:func:`train`, once the run folder is this process's."""
-    tc = train_config or TrainConfig()
+    tc = with_data_flips(train_config or TrainConfig(), dataset)
     with deterministic_algorithms(tc.deterministic):
         return train_loop(detector, dataset, tc, out_dir, resume, device, dataset_spec, progress, eval_set)
 

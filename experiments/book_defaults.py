@@ -12,6 +12,10 @@ was committed before any run (``results/book/defaults_rule.md`` says the same):
 * runs: the chapter's own path, :func:`daad_lib.book.bottle_or_standin` at the chapters' 64 px,
   :func:`daad_lib.train.train_new` with ``TrainConfig(epochs=64, seed=s)`` (the chapters'
   recipe: batch 8, flips, ``precision="auto"``), for the AE and DAAD presets and seeds 0, 1, 2;
+  (amended 2026-12-03, before the stand-in's rerun: "flips" is the data's default,
+  ``TrainConfig(flips=None)``: bottle keeps them, the digits stand-in trains without them,
+  ``results/dcae/flips.md``; each run file records its flips, and the stand-in's runs with
+  flips are kept in ``results/book/defaults_flipped/``)
   each model is evaluated (``daad_lib.evaluate.evaluate``, image AUROC of A(x)) after
   E = 8, 16, 32 and 64 epochs (kept checkpoints of the one run: the learning rate is constant,
   so the model after E epochs is the model of an E-epoch run);
@@ -63,6 +67,7 @@ def chosen_budget(effects: dict[int, list[float]]) -> int | None:
 
 
 def run_file(data: str, model: str, seed: int, epochs: int) -> Path:
+    """A stored evaluation; one without a ``flips`` field was trained with flips (the old default)."""
     return ROOT / "results" / PROTOCOL / "defaults" / f"{data}-{model}-seed{seed}-ep{epochs:02d}.json"
 
 
@@ -86,6 +91,7 @@ def train_and_evaluate(data: str, model: str, seed: int, data_dir: str | None) -
         metrics = evaluate(detector.eval(), test_set)
         result = {**results_info(), "data": source, "model": model, "seed": seed, "epochs": epochs,
                   "image_size": IMAGE_SIZE, "batch_size": tc.batch_size, "precision": state["history"][-1]["precision"],
+                  "flips": state["train_config"]["flips"],
                   "train_wall_time_s": sum(e["seconds"] for e in state["history"][:epochs]),
                   "image_auroc": metrics["image_auroc"], "pixel_auroc": metrics.get("pixel_auroc"),
                   "model_config": config.to_dict()}
@@ -129,7 +135,8 @@ def tabulate(data: str) -> None:
                             for e, d in effects.items()},
               "complete": complete == list(BUDGETS),
               "runs": [{k: r[k] for k in ("model", "seed", "epochs", "image_auroc", "train_wall_time_s",
-                                          "precision", "git_commit", "hardware")} for r in runs.values()]}
+                                          "precision", "git_commit", "hardware")}
+                       | {"flips": r.get("flips", True)} for r in runs.values()]}
     write_outputs(PROTOCOL, f"defaults_{data}", report, "\n".join(lines) + "\n")
 
 

@@ -206,3 +206,34 @@ def test_lr_milestones_and_weight_decay_are_applied_and_part_of_the_recipe(tmp_p
         train(build_model("ae", image_size=32, widths=(8, 16)), data,
               TrainConfig(epochs=4, lr_milestones=(2,), batch_size=4), out_dir=tmp_path / "run", resume=True,
               progress=False)
+
+
+def test_digits_train_without_flips_by_default_and_other_data_with_them(tmp_path):
+    """results/dcae/flips.md: both flips turn a normal 6 into a 9-like digit, so one-class digits
+    train without them unless asked; MVTec AD-like data (here stripes) keeps the paper's flips.
+    The checkpoint records the flips the epochs actually had."""
+    from torch.utils.data import Subset
+
+    from daad_lib.data import default_flips, digits
+    from daad_lib.data.cache import in_memory
+
+    six = digits("train", 6, image_size=32)
+    assert default_flips(six) is False and default_flips(Subset(six, [0, 1])) is False
+    assert default_flips(in_memory(Subset(six, range(8)))) is False
+    assert default_flips(Stripes("train", 32, num_images=8)) is True
+
+    def weights_after(data, flips, name):
+        torch.manual_seed(0)
+        detector = build_model("ae", channels=data[0]["image"].shape[0], **{k: TINY[k] for k in ("image_size", "widths")})
+        train(detector, data, TrainConfig(epochs=1, flips=flips), out_dir=tmp_path / name, progress=False)
+        recorded = load_checkpoint(tmp_path / name / "checkpoint.pt")["train_config"]["flips"]
+        return torch.cat([p.flatten() for p in detector.parameters()]), recorded
+
+    few_sixes = Subset(six, range(16))
+    default, recorded = weights_after(few_sixes, None, "default")
+    unflipped, _ = weights_after(few_sixes, False, "off")
+    flipped, _ = weights_after(few_sixes, True, "on")
+    assert recorded is False
+    assert torch.equal(default, unflipped) and not torch.equal(default, flipped)
+    _, recorded_stripes = weights_after(Stripes("train", 32, num_images=16), None, "stripes")
+    assert recorded_stripes is True

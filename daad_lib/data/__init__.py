@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
+from .cache import InMemory
 from .common import CorruptImageError, default_data_dir, load_image, resolve_data_dir
 from .folder import Folder, FolderLayoutError
 from .mvtec import MAGNETIC_TILE, MVTecAD, MVTecLayoutError
@@ -61,6 +62,18 @@ def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path |
     raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
 
 
-__all__ = ["DATASETS", "CHANNELS", "build_dataset", "Folder", "FolderLayoutError", "MAGNETIC_TILE", "MVTecAD",
+def default_flips(dataset: Dataset) -> bool:
+    """Whether training on ``dataset`` uses the paper's random horizontal + vertical flips
+    (Sec. 4.1) when :class:`~daad_lib.train.TrainConfig` leaves ``flips=None``: yes for MVTec AD,
+    folders, CIFAR-10 and stripes, no for digits (``OneClass(flips=False)``), whose flips
+    make a normal 6 look like a 9. Looks through :class:`~torch.utils.data.Subset` and
+    :class:`~daad_lib.data.cache.InMemory` wrappers; a dataset of your own that does not say
+    (no ``flips`` attribute) gets the paper's flips."""
+    while isinstance(dataset, (Subset, InMemory)):
+        dataset = dataset.dataset if isinstance(dataset, Subset) else dataset.source
+    return bool(getattr(dataset, "flips", True))  # an InMemory of unknown source: None, the paper's flips
+
+
+__all__ = ["default_flips", "DATASETS", "CHANNELS", "build_dataset", "Folder", "FolderLayoutError", "MAGNETIC_TILE", "MVTecAD",
            "MVTecLayoutError", "OneClass", "Stripes", "stripes", "mnist", "cifar10", "digits", "CorruptImageError",
            "default_data_dir", "resolve_data_dir", "load_image"]

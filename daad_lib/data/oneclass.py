@@ -103,16 +103,20 @@ class OneClass(Dataset):
         targets: the class of every item of ``base``.
         normal_class: the class that counts as normal.
         split: ``"train"`` keeps only the normal class; ``"test"`` keeps everything.
+        flips: whether the paper's random horizontal + vertical flips keep a normal image
+            normal, which makes them the training default (``TrainConfig(flips=None)``, read by
+            :func:`daad_lib.data.default_flips`). ``False`` for digits: both flips turn a 6 into
+            a 9-like shape (``results/dcae/flips.md``).
     """
 
-    def __init__(self, base: Dataset, targets, normal_class: int, split: str):
+    def __init__(self, base: Dataset, targets, normal_class: int, split: str, flips: bool = True):
         targets = torch.as_tensor(targets)
         classes = sorted(torch.unique(targets).tolist())
         if normal_class not in classes:
             raise ValueError(f"normal class {normal_class} is not one of the classes {classes}")
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        self.base, self.normal_class = base, normal_class
+        self.base, self.normal_class, self.flips = base, normal_class, flips
         keep = targets == normal_class if split == "train" else torch.ones_like(targets, dtype=torch.bool)
         self.indices = torch.nonzero(keep).flatten().tolist()
         self.labels = (targets[self.indices] != normal_class).long().tolist()
@@ -127,15 +131,18 @@ class OneClass(Dataset):
 
 def mnist(root: Path, split: str, normal_class: int, image_size: int = 32,
           preprocessing: str = "range") -> OneClass:
-    """MNIST (torchvision layout under ``root/MNIST/raw``), resized to ``image_size``."""
+    """MNIST (torchvision layout under ``root/MNIST/raw``), resized to ``image_size``; trained
+    without flips by default (digits: see :class:`OneClass`)."""
     base, targets = raw_split("mnist", root, split, transform_for("mnist", root, normal_class, image_size,
                                                                   preprocessing))
-    return OneClass(base, targets, normal_class, split)
+    return OneClass(base, targets, normal_class, split, flips=False)
 
 
 def cifar10(root: Path, split: str, normal_class: int, image_size: int = 32,
             preprocessing: str = "range") -> OneClass:
-    """CIFAR-10 from ``root/cifar10/<split>/<class>/*.png`` or torchvision's batches."""
+    """CIFAR-10 from ``root/cifar10/<split>/<class>/*.png`` or torchvision's batches. Its flips
+    default stays the paper's until its recipe runs decide it (``results/dcae/flips.md``: a
+    vertical flip does not keep an upright ship normal; a horizontal one does)."""
     base, targets = raw_split("cifar10", root, split, transform_for("cifar10", root, normal_class, image_size,
                                                                     preprocessing))
     return OneClass(base, targets, normal_class, split)
@@ -171,5 +178,6 @@ class Digits(Dataset):
 
 
 def digits(split: str, normal_class: int, image_size: int = 32) -> OneClass:
+    """scikit-learn's digits under the one-class protocol; trained without flips by default."""
     base = Digits(split, image_size)
-    return OneClass(base, base.targets, normal_class, split)
+    return OneClass(base, base.targets, normal_class, split, flips=False)
