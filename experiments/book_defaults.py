@@ -1,8 +1,12 @@
-"""Chapter 4's teaching setting: at which budget does the chapter's own run show DAAD beating the AE?
+"""A chapter's teaching setting: at which budget does the chapter's own run show its lesson?
 
-    python -m experiments.book_defaults                      # bottle (or the digits stand-in)
+    python -m experiments.book_defaults                      # chapter 4 on bottle
     python -m experiments.book_defaults --data standin       # the stand-in, for the prose
+    python -m experiments.book_defaults --chapter 5          # chapter 5 (rule: results/book/ch5_rule.md)
     python -m experiments.book_defaults --cached-only        # the table from the stored runs
+
+Chapter 4 (below): DAAD's image AUROC above the AE's. Chapter 5: A(x) above R(x) on one DAAD+
+(``results/book/ch5_rule.md``). Both use the same grid, seeds and "shows it" test.
 
 This is a *teaching setting*, not model selection: the question is which of a few budgets lets a
 student's run of chapter 4 show the chapter's effect (DAAD's image AUROC above the AE's) beyond
@@ -31,12 +35,14 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from daad_lib.book import bottle_or_standin, is_standin
 from daad_lib.checkpoint import load_detector
 from daad_lib.config import make_config
-from daad_lib.evaluate import evaluate
+from daad_lib.evaluate import metrics_from_scores, score_dataset
+from daad_lib.metrics import image_auroc
 from daad_lib.provenance import results_info
 from daad_lib.train import TrainConfig, kept_checkpoint_name, train_new
 
@@ -46,10 +52,43 @@ PROTOCOL = "book"
 IMAGE_SIZE = 64  # the chapters' default (their parameters cells)
 BUDGETS = (8, 16, 32, 64)
 SEEDS = (0, 1, 2)
-MODELS = ("ae", "daad")
-CHAPTER = "notebooks/04_daad.ipynb"
-CHAPTER_SECONDS_AT_8 = 99  # chapter 4's papermill time in CI at 8 epochs (stop 22's CI run)
-MAX_CHAPTER_SECONDS = 360  # the chapter's share of CI's 30 minutes
+MAX_CHAPTER_SECONDS = 360  # a chapter's share of CI's 30 minutes
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side of a chapter's comparison: a model and which of its image AUROCs."""
+    name: str  # the table's column
+    key: str  # the report's "<key>_mean"
+    model: str
+    auroc: str  # "image_auroc" (A(x) at the model's gamma) or "image_auroc_r" (R(x) alone)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    notebook: str
+    seconds_at_8: float  # the chapter's papermill time in CI at 8 epochs
+    arms: tuple[Arm, Arm]  # the effect is arms[1] - arms[0], paired by seed
+    folder: str  # results/book/<folder>/: the run files
+    stem: str  # results/book/<stem>_<data>.{md,json}: the table
+    rule: str  # where the rule was written down before the runs
+    what: str
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(arm.model for arm in self.arms))
+
+
+CHAPTERS = {
+    4: Chapter("notebooks/04_daad.ipynb", 99,  # stop 22's CI run
+               (Arm("AE", "ae", "ae", "image_auroc"), Arm("DAAD", "daad", "daad", "image_auroc")),
+               "defaults", "defaults", "this module's docstring and results/book/defaults_rule.md",
+               "chapter 4's effect (DAAD - AE image AUROC) by training budget: a teaching setting"),
+    5: Chapter("notebooks/05_daad_plus.ipynb", 11,  # book/timings.json, e590a50
+               (Arm("R(x)", "r", "daad_plus", "image_auroc_r"), Arm("A(x), γ = 0.9", "a", "daad_plus", "image_auroc")),
+               "ch5", "ch5", "results/book/ch5_rule.md",
+               "chapter 5's effect (A(x) - R(x) image AUROC of one DAAD+) by training budget: a teaching setting"),
+}
 
 
 def shows_effect(differences: list[float]) -> bool:
@@ -58,22 +97,22 @@ def shows_effect(differences: list[float]) -> bool:
     return mean > 0 and mean > spread
 
 
-def chosen_budget(effects: dict[int, list[float]]) -> int | None:
+def chosen_budget(effects: dict[int, list[float]], seconds_at_8: float) -> int | None:
     """The smallest budget that shows the effect within the chapter's CI time, or None."""
     for epochs in sorted(effects):
-        if CHAPTER_SECONDS_AT_8 * epochs / 8 <= MAX_CHAPTER_SECONDS and shows_effect(effects[epochs]):
+        if seconds_at_8 * epochs / 8 <= MAX_CHAPTER_SECONDS and shows_effect(effects[epochs]):
             return epochs
     return None
 
 
-def run_file(data: str, model: str, seed: int, epochs: int) -> Path:
+def run_file(chapter: Chapter, data: str, model: str, seed: int, epochs: int) -> Path:
     """A stored evaluation; one without a ``flips`` field was trained with flips (the old default)."""
-    return ROOT / "results" / PROTOCOL / "defaults" / f"{data}-{model}-seed{seed}-ep{epochs:02d}.json"
+    return ROOT / "results" / PROTOCOL / chapter.folder / f"{data}-{model}-seed{seed}-ep{epochs:02d}.json"
 
 
-def train_and_evaluate(data: str, model: str, seed: int, data_dir: str | None) -> None:
+def train_and_evaluate(chapter: Chapter, data: str, model: str, seed: int, data_dir: str | None) -> None:
     """One 64-epoch run (resumed from its folder), evaluated at every budget not stored yet."""
-    if all(run_file(data, model, seed, e).exists() for e in BUDGETS):
+    if all(run_file(chapter, data, model, seed, e).exists() for e in BUDGETS):
         return
     train_set, test_set, source = bottle_or_standin(data_dir if data == "bottle" else "/nonexistent", IMAGE_SIZE)
     if (data == "bottle") == is_standin(source):
@@ -88,65 +127,88 @@ def train_and_evaluate(data: str, model: str, seed: int, data_dir: str | None) -
     print(f"{data} {model} seed {seed}: trained in {time.perf_counter() - began:.0f} s", flush=True)
     for epochs in BUDGETS:
         detector, state = load_detector(folder / kept_checkpoint_name(epochs), model)
-        metrics = evaluate(detector.eval(), test_set)
+        scores = score_dataset(detector.eval(), test_set)
+        metrics = metrics_from_scores(scores, detector.config.gamma)  # A(x), Eq. 7 (R(x) where gamma = 1)
         result = {**results_info(), "data": source, "model": model, "seed": seed, "epochs": epochs,
                   "image_size": IMAGE_SIZE, "batch_size": tc.batch_size, "precision": state["history"][-1]["precision"],
                   "flips": state["train_config"]["flips"],
                   "train_wall_time_s": sum(e["seconds"] for e in state["history"][:epochs]),
                   "image_auroc": metrics["image_auroc"], "pixel_auroc": metrics.get("pixel_auroc"),
+                  "gamma": detector.config.gamma, "image_auroc_r": image_auroc(scores["recon"], scores["labels"]),
+                  "image_auroc_l": (image_auroc(scores["align"], scores["labels"])
+                                    if scores.get("align") is not None else None),
                   "model_config": config.to_dict()}
-        path = run_file(data, model, seed, epochs)
+        path = run_file(chapter, data, model, seed, epochs)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=1) + "\n")
         print(f"  epoch {epochs}: image AUROC {result['image_auroc']:.3f}", flush=True)
 
 
-def tabulate(data: str) -> None:
-    runs = {(m, s, e): json.loads(run_file(data, m, s, e).read_text())
-            for m in MODELS for s in SEEDS for e in BUDGETS if run_file(data, m, s, e).exists()}
-    complete = [e for e in BUDGETS if all((m, s, e) in runs for m in MODELS for s in SEEDS)]
-    effects = {e: [runs["daad", s, e]["image_auroc"] - runs["ae", s, e]["image_auroc"] for s in SEEDS]
-               for e in complete}
-    choice = chosen_budget(effects) if complete == list(BUDGETS) else None
-    lines = [f"### Chapter 4's effect on {data} by budget ({IMAGE_SIZE} px, seeds {list(SEEDS)}, image AUROC)", "",
-             "| epochs | AE (mean ± sd) | DAAD (mean ± sd) | DAAD − AE per seed | mean ± sd | shows it | "
-             "projected chapter time |", "|---|---|---|---|---|---|---|"]
+def heading(what: str) -> str:
+    """'chapter 4's effect (...) by training budget: ...' -> 'Chapter 4's effect (...)'."""
+    head = what.split(" by ")[0]
+    return head[0].upper() + head[1:]
+
+
+def arm_values(runs: dict, arm: Arm, epochs: int) -> list[float]:
+    """The arm's image AUROC for each seed at ``epochs``."""
+    return [runs[arm.model, s, epochs][arm.auroc] for s in SEEDS]
+
+
+def tabulate(chapter: Chapter, data: str) -> None:
+    runs = {(m, s, e): json.loads(run_file(chapter, data, m, s, e).read_text())
+            for m in chapter.models for s in SEEDS for e in BUDGETS if run_file(chapter, data, m, s, e).exists()}
+    complete = [e for e in BUDGETS if all((m, s, e) in runs for m in chapter.models for s in SEEDS)]
+    first, second = chapter.arms
+    effects = {e: [b - a for a, b in zip(arm_values(runs, first, e), arm_values(runs, second, e))] for e in complete}
+    choice = chosen_budget(effects, chapter.seconds_at_8) if complete == list(BUDGETS) else None
+    lines = [f"### {heading(chapter.what)} on {data} by budget "
+             f"({IMAGE_SIZE} px, seeds {list(SEEDS)}, image AUROC)", "",
+             f"| epochs | {first.name} (mean ± sd) | {second.name} (mean ± sd) | {second.name} − {first.name} per seed | "
+             "mean ± sd | shows it | projected chapter time |", "|---|---|---|---|---|---|---|"]
     for e in complete:
-        ae = [runs["ae", s, e]["image_auroc"] for s in SEEDS]
-        daad = [runs["daad", s, e]["image_auroc"] for s in SEEDS]
-        d = effects[e]
-        lines.append(f"| {e} | {statistics.mean(ae):.3f} ± {statistics.stdev(ae):.3f} | "
-                     f"{statistics.mean(daad):.3f} ± {statistics.stdev(daad):.3f} | "
+        a, b, d = arm_values(runs, first, e), arm_values(runs, second, e), effects[e]
+        lines.append(f"| {e} | {statistics.mean(a):.3f} ± {statistics.stdev(a):.3f} | "
+                     f"{statistics.mean(b):.3f} ± {statistics.stdev(b):.3f} | "
                      + ", ".join(f"{x:+.3f}" for x in d)
                      + f" | {statistics.mean(d):+.3f} ± {statistics.stdev(d):.3f} | "
-                     f"{'yes' if shows_effect(d) else 'no'} | {CHAPTER_SECONDS_AT_8 * e / 8:.0f} s |")
+                     f"{'yes' if shows_effect(d) else 'no'} | {chapter.seconds_at_8 * e / 8:.0f} s |")
     if complete == list(BUDGETS):
         lines += ["", (f"By the rule: **{choice} epochs**." if choice else
                        f"By the rule: no budget up to {max(BUDGETS)} epochs shows the effect within "
                        f"{MAX_CHAPTER_SECONDS} s; the chapter keeps 8 epochs and says so.")]
-    report = {"what": "chapter 4's effect (DAAD - AE image AUROC) by training budget: a teaching setting",
-              "rule": __doc__.split("was committed before any run")[1].strip(), "data": data,
+    by_budget = {}
+    for e, d in effects.items():
+        by_budget[str(e)] = {"mean": statistics.mean(d), "sd": statistics.stdev(d), "shows": shows_effect(d),
+                             **{f"{arm.key}_mean": statistics.mean(arm_values(runs, arm, e)) for arm in chapter.arms}}
+        l_alone = [runs[first.model, s, e].get("image_auroc_l") for s in SEEDS]
+        if all(value is not None for value in l_alone):  # DAAD+'s L(x) alone: reported, never chosen by
+            by_budget[str(e)]["l_mean"] = statistics.mean(l_alone)
+    report = {"what": chapter.what, "chapter": chapter.notebook, "rule_written_in": chapter.rule, "data": data,
               "image_size": IMAGE_SIZE, "seeds": list(SEEDS), "budgets": list(BUDGETS),
-              "chapter_seconds_at_8": CHAPTER_SECONDS_AT_8, "max_chapter_seconds": MAX_CHAPTER_SECONDS,
+              "chapter_seconds_at_8": chapter.seconds_at_8, "max_chapter_seconds": MAX_CHAPTER_SECONDS,
               "effects": {str(e): d for e, d in effects.items()}, "chosen_epochs": choice,
-              "by_budget": {str(e): {"mean": statistics.mean(d), "sd": statistics.stdev(d), "shows": shows_effect(d),
-                                     "ae_mean": statistics.mean(runs["ae", s, e]["image_auroc"] for s in SEEDS),
-                                     "daad_mean": statistics.mean(runs["daad", s, e]["image_auroc"] for s in SEEDS)}
-                            for e, d in effects.items()},
-              "complete": complete == list(BUDGETS),
+              "by_budget": by_budget, "complete": complete == list(BUDGETS),
               "runs": [{k: r[k] for k in ("model", "seed", "epochs", "image_auroc", "train_wall_time_s",
                                           "precision", "git_commit", "hardware")}
                        | {"flips": r.get("flips", True)} for r in runs.values()]}
-    write_outputs(PROTOCOL, f"defaults_{data}", report, "\n".join(lines) + "\n")
+    if chapter.folder == "defaults":  # chapter 4's rule is this module's docstring
+        report["rule"] = __doc__.split("was committed before any run")[1].strip()
+    write_outputs(PROTOCOL, f"{chapter.stem}_{data}", report, "\n".join(lines) + "\n")
 
 
 def main() -> None:
-    args = parse_args(__doc__, lambda p: p.add_argument("--data", choices=["bottle", "standin"], default="bottle"))
+    def extra(parser):
+        parser.add_argument("--data", choices=["bottle", "standin"], default="bottle")
+        parser.add_argument("--chapter", type=int, choices=sorted(CHAPTERS), default=4)
+
+    args = parse_args(__doc__, extra)
+    chapter = CHAPTERS[args.chapter]
     if not args.cached_only:
         for seed in SEEDS:
-            for model in MODELS:
-                train_and_evaluate(args.data, model, seed, args.data_dir)
-    tabulate(args.data)
+            for model in chapter.models:
+                train_and_evaluate(chapter, args.data, model, seed, args.data_dir)
+    tabulate(chapter, args.data)
 
 
 if __name__ == "__main__":

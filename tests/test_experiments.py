@@ -106,13 +106,38 @@ def test_the_magnetic_tile_folder_is_named_in_one_place(tmp_path):
 
 
 def test_book_defaults_rule_takes_the_smallest_budget_beyond_the_seed_spread_within_the_chapter_time():
-    from experiments.book_defaults import chosen_budget, shows_effect
+    from experiments.book_defaults import CHAPTERS, chosen_budget, shows_effect
 
     assert shows_effect([0.05, 0.04, 0.06]) and not shows_effect([0.10, -0.05, 0.01])
     assert not shows_effect([-0.02, -0.03, -0.01])
     clear, noisy = [0.05, 0.04, 0.06], [0.10, -0.05, 0.01]
-    assert chosen_budget({8: noisy, 16: clear, 32: clear}) == 16
-    assert chosen_budget({8: noisy, 16: noisy, 32: clear, 64: clear}) is None  # 32 epochs: over 360 s
+    assert chosen_budget({8: noisy, 16: clear, 32: clear}, CHAPTERS[4].seconds_at_8) == 16
+    assert chosen_budget({8: noisy, 16: noisy, 32: clear, 64: clear}, 99) is None  # 32 epochs: over 360 s
+    assert chosen_budget({8: noisy, 16: noisy, 32: clear, 64: clear}, 11) == 32  # chapter 5 is quick
+
+
+def test_chapter_5s_effect_is_fused_minus_reconstruction_score_of_the_same_daad_plus_run(tmp_path, monkeypatch):
+    """results/book/ch5_rule.md: d_s = AUROC(A) - AUROC(R) of seed s's DAAD+, at each budget."""
+    from experiments import book_defaults as grid
+
+    monkeypatch.setattr(grid, "run_file", lambda chapter, data, model, seed, epochs:
+                        tmp_path / f"{chapter.folder}-{data}-{model}-{seed}-{epochs}.json")
+    written = {}
+    monkeypatch.setattr(grid, "write_outputs", lambda protocol, stem, report, markdown: written.update({stem: report}))
+    chapter = grid.CHAPTERS[5]
+    for seed in grid.SEEDS:
+        for epochs in grid.BUDGETS:
+            fused_gain = 0.05 if epochs >= 32 else (0.1 if seed == 0 else -0.06)  # clear from 32 epochs on
+            run = {"model": "daad_plus", "seed": seed, "epochs": epochs, "image_auroc_r": 0.7,
+                   "image_auroc": 0.7 + fused_gain + 0.001 * seed, "image_auroc_l": 0.6, "train_wall_time_s": 1.0,
+                   "precision": "fp32", "git_commit": "x", "hardware": {}, "flips": True}
+            grid.run_file(chapter, "bottle", "daad_plus", seed, epochs).write_text(__import__("json").dumps(run))
+    grid.tabulate(chapter, "bottle")
+    report = written["ch5_bottle"]
+    assert report["chosen_epochs"] == 32 and report["complete"]
+    assert report["effects"]["32"] == pytest.approx([0.05, 0.051, 0.052])
+    assert report["by_budget"]["8"]["shows"] is False and report["by_budget"]["64"]["l_mean"] == pytest.approx(0.6)
+    assert report["by_budget"]["64"]["r_mean"] == pytest.approx(0.7)
 
 
 def test_dcae_pending_lists_the_unstored_runs_in_their_fixed_order(tmp_path, monkeypatch):
