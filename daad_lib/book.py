@@ -172,3 +172,34 @@ def committed_figure(name: str, protocol: str = "cpu") -> Path | None:
     """The plot beside a results file, ``results/<protocol>/<name>.png``, or None."""
     path = RESULTS / protocol / f"{name}.png"
     return path if path.exists() else None
+
+
+def budget_sentence(grid: dict | None, image_size: int, epochs: int, this_effect: float, effect: str,
+                    data_name: str, arms: dict[str, str], when_none_shows: str = "") -> str:
+    """What a chapter's own run shows of its effect, read against its committed budget grid
+    (``python -m experiments.book_defaults``; the rules are in ``results/book/``): the grid's
+    mean ± sd of ``effect`` (e.g. "DAAD − AE") over seeds 0-2 at this budget, the means of its
+    ``arms`` (report key -> name, e.g. {"ae": "AE"}), this run's value and, where the grid shows
+    no effect here, the budget at which it first does (or ``when_none_shows``)."""
+    if not grid or not grid.get("by_budget"):
+        return f"No budget grid over seeds is committed for this chapter yet; this run's {effect} is {this_effect:+.3f}, one seed."
+    at = grid["by_budget"].get(str(epochs)) if grid["image_size"] == image_size else None
+    if at is None:
+        return (f"This run ({image_size} px, {epochs} epochs) lies outside the committed budget grid; "
+                f"its {effect} is {this_effect:+.3f}, one seed.")
+    budgets = sorted(int(e) for e in grid["by_budget"])
+    first = next((e for e in budgets if grid["by_budget"][str(e)]["shows"]), None)
+    means = "; ".join(f"{name} {at[key + '_mean']:.3f}" for key, name in arms.items())
+    sentence = (f"On {data_name} at {image_size} px and {epochs} epochs, {effect} averages "
+                f"{at['mean']:+.3f} ± {at['sd']:.3f} over seeds 0–2 ({means}), and this run's is "
+                f"{this_effect:+.3f}. ")
+    if at["shows"]:
+        return sentence + "That lead is larger than its spread over the seeds."
+    if first is None:
+        last = grid["by_budget"][str(budgets[-1])]
+        return (sentence + ("It is negative at this budget" if at["mean"] < 0 else "That is no lead beyond the seed spread")
+                + f", and no budget of the grid up to {budgets[-1]} epochs shows a lead beyond the spread "
+                f"(at {budgets[-1]} epochs: {last['mean']:+.3f} ± {last['sd']:.3f}). " + when_none_shows).strip()
+    shown = grid["by_budget"][str(first)]
+    return (sentence + f"That is no lead beyond the seed spread; the grid first shows one at {first} epochs "
+            f"({shown['mean']:+.3f} ± {shown['sd']:.3f}): set `EPOCHS = {first}` to see it.")
