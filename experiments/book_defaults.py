@@ -3,10 +3,12 @@
     python -m experiments.book_defaults                      # chapter 4 on bottle
     python -m experiments.book_defaults --data standin       # the stand-in, for the prose
     python -m experiments.book_defaults --chapter 5          # chapter 5 (rule: results/book/ch5_rule.md)
+    python -m experiments.book_defaults --chapter 1          # chapter 1 (rule: results/book/ch1_rule.md)
     python -m experiments.book_defaults --cached-only        # the table from the stored runs
 
 Chapter 4 (below): DAAD's image AUROC above the AE's. Chapter 5: A(x) above R(x) on one DAAD+
-(``results/book/ch5_rule.md``). Both use the same grid, seeds and "shows it" test.
+(``results/book/ch5_rule.md``). Chapter 1: the AE above the AE with skips
+(``results/book/ch1_rule.md``). All use the same grid, seeds and "shows it" test.
 
 This is a *teaching setting*, not model selection: the question is which of a few budgets lets a
 student's run of chapter 4 show the chapter's effect (DAAD's image AUROC above the AE's) beyond
@@ -80,6 +82,10 @@ class Chapter:
 
 
 CHAPTERS = {
+    1: Chapter("notebooks/01_reconstruction.ipynb", 18,  # book/timings.json, e590a50
+               (Arm("AE+Skip", "ae_skip", "ae_skip", "image_auroc"), Arm("AE", "ae", "ae", "image_auroc")),
+               "ch1", "ch1", "results/book/ch1_rule.md",
+               "chapter 1's effect (AE - AE+Skip image AUROC) by training budget: a teaching setting"),
     4: Chapter("notebooks/04_daad.ipynb", 99,  # stop 22's CI run
                (Arm("AE", "ae", "ae", "image_auroc"), Arm("DAAD", "daad", "daad", "image_auroc")),
                "defaults", "defaults", "this module's docstring and results/book/defaults_rule.md",
