@@ -191,3 +191,21 @@ def test_a_stored_run_without_a_flips_record_counts_as_flipped_and_is_refused_by
     with pytest.raises(StaleRun, match="flips"):
         check_stored(stored, config, 350, 0, "fp32", 200, {**recipe, "flips": PROTOCOLS["dcae"]["flips"]})
     check_stored({**stored, "flips": False}, config, 350, 0, "fp32", 200, {**recipe, "flips": False})
+
+
+def test_curve_over_seeds_pairs_daad_with_the_ae_by_seed_at_the_milestones_every_seed_reached(tmp_path, monkeypatch):
+    import json
+
+    from experiments import curve
+
+    monkeypatch.setattr(curve, "milestone_file", lambda name, epoch: tmp_path / f"{name}-{epoch}.json")
+    for seed, (ae, daad) in enumerate([(0.80, 0.85), (0.82, 0.86), (0.78, 0.86)]):
+        for model, auroc in (("ae", ae), ("daad", daad)):
+            for epoch in (25, 50):
+                if epoch == 50 and seed == 2:
+                    continue  # seed 2 has not reached 50 epochs: that milestone is left out
+                curve.milestone_file(curve.curve_name(model, seed), epoch).write_text(json.dumps({"image_auroc": auroc}))
+    rows = curve.over_seeds(["ae", "daad"], [0, 1, 2])
+    assert [row["epoch"] for row in rows] == [25]
+    assert rows[0]["daad_minus_ae"]["per_seed"] == pytest.approx([0.05, 0.04, 0.08])
+    assert rows[0]["ae"]["mean"] == pytest.approx(0.80) and rows[0]["daad_minus_ae"]["std"] == pytest.approx(0.02082, abs=1e-4)
