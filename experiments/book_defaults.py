@@ -75,6 +75,7 @@ class Chapter:
     stem: str  # results/book/<stem>_<data>.{md,json}: the table
     rule: str  # where the rule was written down before the runs
     what: str
+    beside: tuple[str, str, str] | None = None  # (table stem, "<key>_mean", name): another grid's mean, reported only
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -93,7 +94,8 @@ CHAPTERS = {
     5: Chapter("notebooks/05_daad_plus.ipynb", 11,  # book/timings.json, e590a50
                (Arm("R(x)", "r", "daad_plus", "image_auroc_r"), Arm("A(x), γ = 0.9", "a", "daad_plus", "image_auroc")),
                "ch5", "ch5", "results/book/ch5_rule.md",
-               "chapter 5's effect (A(x) - R(x) image AUROC of one DAAD+) by training budget: a teaching setting"),
+               "chapter 5's effect (A(x) - R(x) image AUROC of one DAAD+) by training budget: a teaching setting",
+               beside=("defaults", "daad_mean", "DAAD (chapter 4's grid)")),
 }
 
 
@@ -150,6 +152,21 @@ def train_and_evaluate(chapter: Chapter, data: str, model: str, seed: int, data_
         print(f"  epoch {epochs}: image AUROC {result['image_auroc']:.3f}", flush=True)
 
 
+def beside_lines(chapter: Chapter, data: str, runs: dict, complete: list[int]) -> list[str]:
+    """The chapter's second arm beside another committed grid's mean (ch5_rule.md: reported, never
+    used to choose; that grid may have run on other hardware, which its run files name)."""
+    stem, key, name = chapter.beside
+    path = ROOT / "results" / PROTOCOL / f"{stem}_{data}.json"
+    if not path.exists():
+        return []
+    other = json.loads(path.read_text())["by_budget"]
+    second = chapter.arms[1]
+    hardware = sorted({f"{r['hardware']['cpu']}, {r['precision']}" for r in json.loads(path.read_text())["runs"]})
+    return ["", f"Beside {name} ({'; '.join(hardware)}), mean over the same seeds: "
+            + "; ".join(f"{e} epochs {statistics.mean(arm_values(runs, second, e)):.3f} against "
+                        f"{other[str(e)][key]:.3f}" for e in complete if str(e) in other) + "."]
+
+
 def heading(what: str) -> str:
     """'chapter 4's effect (...) by training budget: ...' -> 'Chapter 4's effect (...)'."""
     head = what.split(" by ")[0]
@@ -183,6 +200,8 @@ def tabulate(chapter: Chapter, data: str) -> None:
         lines += ["", (f"By the rule: **{choice} epochs**." if choice else
                        f"By the rule: no budget up to {max(BUDGETS)} epochs shows the effect within "
                        f"{MAX_CHAPTER_SECONDS} s; the chapter keeps 8 epochs and says so.")]
+    if chapter.beside and complete:
+        lines += beside_lines(chapter, data, runs, complete)
     by_budget = {}
     for e, d in effects.items():
         by_budget[str(e)] = {"mean": statistics.mean(d), "sd": statistics.stdev(d), "shows": shows_effect(d),
