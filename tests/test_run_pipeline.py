@@ -59,8 +59,9 @@ def test_curve_trains_each_milestone_through_the_pipeline(calls, experiments_roo
     from experiments import curve
 
     with pytest.raises(Called):
-        curve.run_curves(["daad"], 25, None)
+        curve.run_curves(["daad"], 25, None, [1])
     assert calls[0]["tc"].epochs == 25 and calls[0]["tc"].keep_epochs == curve.MILESTONES
+    assert calls[0]["tc"].seed == 1 and calls[0]["out"].name == curve.curve_name("daad", 1)
     assert calls[0]["spec"]["category"] == "bottle" and calls[0]["config"].rates == (4, 4, 1)
 
 
