@@ -178,7 +178,7 @@ def budget_sentence(grid: dict | None, image_size: int, epochs: int, this_effect
                     data_name: str, arms: dict[str, str], when_none_shows: str = "") -> str:
     """What a chapter's own run shows of its effect, read against its committed budget grid
     (``python -m experiments.book_defaults``; the rules are in ``results/book/``): the grid's
-    mean ± sd of ``effect`` (e.g. "DAAD − AE") over seeds 0-2 at this budget, the means of its
+    mean ± sd of ``effect`` (e.g. "DAAD − AE") over its seeds at this budget, the means of its
     ``arms`` (report key -> name, e.g. {"ae": "AE"}), this run's value and, where the grid shows
     no effect here, the budget at which it first does (or ``when_none_shows``)."""
     if not grid or not grid.get("by_budget"):
@@ -190,8 +190,9 @@ def budget_sentence(grid: dict | None, image_size: int, epochs: int, this_effect
     budgets = sorted(int(e) for e in grid["by_budget"])
     first = next((e for e in budgets if grid["by_budget"][str(e)]["shows"]), None)
     means = "; ".join(f"{name} {at[key + '_mean']:.3f}" for key, name in arms.items())
+    seeds = ", ".join(map(str, grid["seeds"]))
     sentence = (f"On {data_name} at {image_size} px and {epochs} epochs, {effect} averages "
-                f"{at['mean']:+.3f} ± {at['sd']:.3f} over seeds 0–2 ({means}), and this run's is "
+                f"{at['mean']:+.3f} ± {at['sd']:.3f} over seeds {seeds} ({means}), and this run's is "
                 f"{this_effect:+.3f}. ")
     if at["shows"]:
         return sentence + "That lead is larger than its spread over the seeds."

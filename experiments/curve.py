@@ -31,6 +31,7 @@ from .common import (PROTOCOLS, checkpoint_folder, data_spec, fmt, mean_std, par
                      run_name, save_figure, subplots, train_in, write_outputs)
 
 PROTOCOL, SEED = "cpu2", 0  # SEED: the committed 1000-epoch curve; --seeds adds others
+TABLE_SEEDS = (0, 1, 2)  # the table's spread: over these, at the milestones every one of them reached
 IMAGE_SIZE = PROTOCOLS[PROTOCOL]["image_size"]  # 128 px
 MILESTONES = (25, 50, 100, 250, 500, 1000)
 PAPER_BOTTLE = {model: DAAD_TABLE3_BOTTLE[model] for model in ("ae", "daad")}  # 256 px, 1000 epochs
@@ -178,7 +179,7 @@ def main() -> None:
                                           p.add_argument("--seeds", type=int, nargs="+", default=[SEED])))
     if not args.cached_only:
         run_curves(args.models, args.until, args.data_dir, args.seeds)
-    tabulate(args.models, sorted(set(args.seeds) | {SEED}))
+    tabulate(args.models, list(TABLE_SEEDS))  # the same table whichever seeds this call trained
 
 
 if __name__ == "__main__":

@@ -118,6 +118,8 @@ def test_book_defaults_rule_takes_the_smallest_budget_beyond_the_seed_spread_wit
 
 def test_chapter_5s_effect_is_fused_minus_reconstruction_score_of_the_same_daad_plus_run(tmp_path, monkeypatch):
     """results/book/ch5_rule.md: d_s = AUROC(A) - AUROC(R) of seed s's DAAD+, at each budget."""
+    import json
+
     from experiments import book_defaults as grid
 
     monkeypatch.setattr(grid, "run_file", lambda chapter, data, model, seed, epochs:
@@ -131,7 +133,7 @@ def test_chapter_5s_effect_is_fused_minus_reconstruction_score_of_the_same_daad_
             run = {"model": "daad_plus", "seed": seed, "epochs": epochs, "image_auroc_r": 0.7,
                    "image_auroc": 0.7 + fused_gain + 0.001 * seed, "image_auroc_l": 0.6, "train_wall_time_s": 1.0,
                    "precision": "fp32", "git_commit": "x", "hardware": {}, "flips": True}
-            grid.run_file(chapter, "bottle", "daad_plus", seed, epochs).write_text(__import__("json").dumps(run))
+            grid.run_file(chapter, "bottle", "daad_plus", seed, epochs).write_text(json.dumps(run))
     grid.tabulate(chapter, "bottle")
     report = written["ch5_bottle"]
     assert report["chosen_epochs"] == 32 and report["complete"]

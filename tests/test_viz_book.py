@@ -128,12 +128,12 @@ def test_budget_sentence_reads_the_run_against_the_committed_grid():
     from daad_lib.book import budget_sentence
 
     row = lambda mean, sd, shows: {"mean": mean, "sd": sd, "shows": shows, "ae_mean": 0.8, "daad_mean": 0.8 + mean}
-    grid = {"image_size": 64, "by_budget": {"8": row(-0.05, 0.02, False), "16": row(0.04, 0.01, True)}}
+    grid = {"image_size": 64, "seeds": [0, 1, 2], "by_budget": {"8": row(-0.05, 0.02, False), "16": row(0.04, 0.01, True)}}
     arms = {"ae": "AE", "daad": "DAAD"}
     at_8 = budget_sentence(grid, 64, 8, -0.03, "DAAD − AE", "*bottle*", arms)
-    assert "-0.050 ± 0.020" in at_8 and "AE 0.800; DAAD 0.750" in at_8 and "set `EPOCHS = 16`" in at_8
+    assert "-0.050 ± 0.020 over seeds 0, 1, 2" in at_8 and "AE 0.800; DAAD 0.750" in at_8 and "set `EPOCHS = 16`" in at_8
     assert "larger than its spread" in budget_sentence(grid, 64, 16, 0.02, "DAAD − AE", "*bottle*", arms)
-    never = {"image_size": 64, "by_budget": {"8": row(-0.05, 0.02, False), "16": row(0.01, 0.03, False)}}
+    never = {"image_size": 64, "seeds": [0, 1, 2], "by_budget": {"8": row(-0.05, 0.02, False), "16": row(0.01, 0.03, False)}}
     none_shows = budget_sentence(never, 64, 8, 0.0, "DAAD − AE", "*bottle*", arms, when_none_shows="Wait.")
     assert "no budget of the grid up to 16 epochs" in none_shows and none_shows.endswith("Wait.")
     assert "outside the committed budget grid" in budget_sentence(grid, 128, 8, 0.1, "DAAD − AE", "*bottle*", arms)
