@@ -121,62 +121,82 @@ class CosineRead(torch.autograd.Function):
         dL/dM = [dL/dP ; w]^T [q ; dL/dq_hat] + diag(g_|m| / |m|) M
 
     with P = q M^T the products and g_|m| the gradient reaching the item norms. Inputs are
-    2-D: queries (B*Q, D), items (N, D); outputs read (B*Q, D) and weights (B*Q, N).
+    2-D: queries (B*Q, D), items (N, D); outputs read (B*Q, D) and weights (B*Q, N). Under
+    autocast, ``matmul_dtype`` (bf16 or fp16) runs the matmuls in that dtype and the rest in fp32,
+    as autocast runs the autograd path; the read comes out in that dtype, the weights in fp32.
     tests/test_memory.py checks values and gradients against the autograd path in float64.
     """
 
     @staticmethod
-    def forward(ctx, queries, items, temperature: float, drop_threshold: float):
-        products = queries @ items.T  # (M, N), M = B*Q
-        query_norms = queries.norm(dim=1, keepdim=True)  # (M, 1)
-        item_norms = items.norm(dim=1)  # (N,)
-        denominators = query_norms * item_norms  # (M, N)
-        clamped = denominators < 1e-8
-        cosines = products / denominators.clamp_min(1e-8)  # (M, N), Eq. 1's cos(q, m)
-        softmax = torch.softmax(cosines / temperature, dim=-1)  # (M, N)
-        kept = softmax * (softmax >= drop_threshold)  # the 1/N rule
-        total = kept.sum(dim=-1, keepdim=True)  # (M, 1)
-        nonempty = total > 0
-        weights = torch.where(nonempty, kept / total.clamp_min(1e-12), softmax)  # (M, N)
-        read = weights @ items  # (M, D), Eq. 2
-        ctx.save_for_backward(queries, items, softmax, weights, total, nonempty, denominators,
+    def forward(ctx, queries, items, temperature: float, drop_threshold: float, matmul_dtype=None):
+        # Under autocast (``matmul_dtype`` bf16 or fp16) the three matmuls of the step run in that
+        # dtype and everything else in fp32, as autocast itself would run the autograd path.
+        with torch.autocast(queries.device.type, enabled=False):
+            low_items = items if matmul_dtype is None else items.to(matmul_dtype)  # (N, D)
+            products = matmul(queries, low_items.T, matmul_dtype)  # (M, N), M = B*Q
+            query_norms = (queries if matmul_dtype is None else queries.float()).norm(dim=1, keepdim=True)  # (M, 1)
+            item_norms = items.norm(dim=1)  # (N,)
+            denominators = query_norms * item_norms  # (M, N)
+            clamped = denominators < 1e-8
+            cosines = products / denominators.clamp_min(1e-8)  # (M, N), Eq. 1's cos(q, m)
+            softmax = torch.softmax(cosines / temperature, dim=-1)  # (M, N)
+            kept = softmax * (softmax >= drop_threshold)  # the 1/N rule
+            total = kept.sum(dim=-1, keepdim=True)  # (M, 1)
+            nonempty = total > 0
+            weights = torch.where(nonempty, kept / total.clamp_min(1e-12), softmax)  # (M, N)
+            read = weights @ items if matmul_dtype is None else weights.to(matmul_dtype) @ low_items  # (M, D), Eq. 2
+        ctx.save_for_backward(queries, items, low_items, softmax, weights, total, nonempty, denominators,
                               clamped, cosines, query_norms, item_norms)
-        ctx.temperature, ctx.drop_threshold = temperature, drop_threshold
+        ctx.temperature, ctx.drop_threshold, ctx.matmul_dtype = temperature, drop_threshold, matmul_dtype
         return read, weights
 
     @staticmethod
     def backward(ctx, grad_read, grad_weights):
-        (queries, items, softmax, weights, total, nonempty, denominators, clamped, cosines,
+        (queries, items, low_items, softmax, weights, total, nonempty, denominators, clamped, cosines,
          query_norms, item_norms) = ctx.saved_tensors
-        grad_w = grad_read @ items.T  # (M, N), from Eq. 2
-        if grad_weights is not None:
-            grad_w = grad_w + grad_weights
-        # renormalisation w = kept / total (rows that kept nothing pass softmax through)
-        grad_kept = (grad_w - (grad_w * weights).sum(dim=-1, keepdim=True)) / total.clamp_min(1e-12)
-        kept_mask = softmax >= ctx.drop_threshold
-        grad_softmax = torch.where(nonempty, grad_kept * kept_mask, grad_w)  # (M, N)
-        grad_logits = softmax * (grad_softmax - (grad_softmax * softmax).sum(dim=-1, keepdim=True))
-        grad_cos = grad_logits / ctx.temperature  # (M, N)
-        grad_products = grad_cos / denominators.clamp_min(1e-8)  # (M, N)
-        grad_denominators = torch.where(clamped, 0.0, -grad_cos * cosines / denominators.clamp_min(1e-8))
-        grad_query_norms = (grad_denominators * item_norms).sum(dim=1, keepdim=True)  # (M, 1)
-        grad_item_norms = (grad_denominators * query_norms).sum(dim=0)  # (N,)
-        # d|v|/dv = v / |v| (0 at v = 0, as torch's norm backward)
-        query_scale = torch.where(query_norms > 0, grad_query_norms / query_norms, 0.0)  # (M, 1)
-        item_scale = torch.where(item_norms > 0, grad_item_norms / item_norms, 0.0)  # (N,)
-        grad_queries = torch.addcmul(grad_products @ items, query_scale, queries)  # (M, D)
-        # both uses of the bank in one matmul; A is made contiguous: a transposed (N, 2M) view
-        # sends the CPU's GEMM down a path several times slower for so small an inner size
-        left = torch.cat([grad_products, weights], dim=0).T.contiguous()  # (N, 2M)
-        right = torch.cat([queries, grad_read], dim=0)  # (2M, D)
-        grad_items = (left @ right).addcmul_(item_scale[:, None], items)  # (N, D), in place: one (N, D) allocation
-        return grad_queries, grad_items, None, None
+        low = ctx.matmul_dtype
+        with torch.autocast(queries.device.type, enabled=False):
+            grad_w = matmul(grad_read, low_items.T, low)  # (M, N), from Eq. 2
+            if grad_weights is not None:
+                grad_w = grad_w + grad_weights
+            # renormalisation w = kept / total (rows that kept nothing pass softmax through)
+            grad_kept = (grad_w - (grad_w * weights).sum(dim=-1, keepdim=True)) / total.clamp_min(1e-12)
+            kept_mask = softmax >= ctx.drop_threshold
+            grad_softmax = torch.where(nonempty, grad_kept * kept_mask, grad_w)  # (M, N)
+            grad_logits = softmax * (grad_softmax - (grad_softmax * softmax).sum(dim=-1, keepdim=True))
+            grad_cos = grad_logits / ctx.temperature  # (M, N)
+            grad_products = grad_cos / denominators.clamp_min(1e-8)  # (M, N)
+            grad_denominators = torch.where(clamped, 0.0, -grad_cos * cosines / denominators.clamp_min(1e-8))
+            grad_query_norms = (grad_denominators * item_norms).sum(dim=1, keepdim=True)  # (M, 1)
+            grad_item_norms = (grad_denominators * query_norms).sum(dim=0)  # (N,)
+            # d|v|/dv = v / |v| (0 at v = 0, as torch's norm backward)
+            query_scale = torch.where(query_norms > 0, grad_query_norms / query_norms, 0.0)  # (M, 1)
+            item_scale = torch.where(item_norms > 0, grad_item_norms / item_norms, 0.0)  # (N,)
+            grad_queries = torch.addcmul(matmul(grad_products, low_items, low), query_scale,
+                                         queries if low is None else queries.float())  # (M, D)
+            # both uses of the bank in one matmul; A is made contiguous: a transposed (N, 2M) view
+            # sends the CPU's GEMM down a path several times slower for so small an inner size
+            left = torch.cat([grad_products, weights], dim=0).T.contiguous()  # (N, 2M)
+            right = torch.cat([queries.to(grad_read.dtype), grad_read], dim=0)  # (2M, D)
+            grad_items = matmul(left, right, low).addcmul_(item_scale[:, None], items)  # (N, D), one (N, D) allocation
+        return grad_queries.to(queries.dtype), grad_items, None, None, None
+
+
+def matmul(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    """``a @ b``; with ``dtype`` (autocast's bf16/fp16) computed in that dtype, returned in fp32."""
+    return a @ b if dtype is None else (a.to(dtype) @ b.to(dtype)).float()
+
+
+def autocast_dtype(features: torch.Tensor) -> torch.dtype | None:
+    """The dtype autocast gives matmuls on ``features``' device, or None outside autocast."""
+    device = features.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
 
 
 def uses_fast_read(memory: "BlockMemory", features: torch.Tensor) -> bool:
-    """The fused :class:`CosineRead` serves the paper's cosine addressing outside autocast;
-    MemAE's rule and autocast (bf16/fp16 matmuls, fp32 softmax) take the autograd path."""
-    return memory.addressing == "cosine" and not torch.is_autocast_enabled(features.device.type)
+    """The fused :class:`CosineRead` serves the paper's cosine addressing, in fp32 and under
+    autocast (its matmuls in autocast's dtype, the rest in fp32); MemAE's rule takes autograd's path."""
+    return memory.addressing == "cosine"
 
 
 class BlockMemory(nn.Module):
@@ -233,8 +253,8 @@ class BlockMemory(nn.Module):
         if uses_fast_read(self, features):
             batch = queries.shape[0]
             drop_threshold = 1.0 / self.num_items if self.drop_threshold is None else self.drop_threshold
-            read, weights = CosineRead.apply(queries.reshape(batch * self.num_blocks, self.block_dim),
-                                             self.items, self.temperature, drop_threshold)  # (B*Q, D), (B*Q, N)
+            read, weights = CosineRead.apply(queries.reshape(batch * self.num_blocks, self.block_dim), self.items,
+                                             self.temperature, drop_threshold, autocast_dtype(features))  # (B*Q, D), (B*Q, N)
             read = read.reshape(batch, self.num_blocks, self.block_dim)  # (B, Q, D)
             weights = weights.reshape(batch, self.num_blocks, self.num_items)  # (B, Q, N)
         else:

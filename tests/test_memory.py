@@ -193,10 +193,49 @@ def test_fast_cosine_read_matches_autograd_in_values_and_gradients(temperature, 
         torch.testing.assert_close(fast, reference, rtol=1e-10, atol=1e-12)
 
 
-def test_block_memory_takes_the_fast_read_only_for_cosine_outside_autocast():
-    from daad_lib.memory import uses_fast_read
+def test_block_memory_takes_the_fast_read_for_cosine_also_under_autocast():
+    from daad_lib.memory import autocast_dtype, uses_fast_read
     x = torch.randn(2, 4, 8, 8)
     assert uses_fast_read(BlockMemory((4, 8, 8), (2, 2, 1), 5), x)
     assert not uses_fast_read(BlockMemory((4, 8, 8), (2, 2, 1), 5, addressing="dot-shrink"), x)
+    assert autocast_dtype(x) is None
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert not uses_fast_read(BlockMemory((4, 8, 8), (2, 2, 1), 5), x)
+        assert uses_fast_read(BlockMemory((4, 8, 8), (2, 2, 1), 5), x)
+        assert autocast_dtype(x) == torch.bfloat16
+
+
+def test_fast_read_under_bf16_autocast_is_as_close_to_float64_as_autograds():
+    """Under CPU bf16 autocast the fused read (bf16 matmuls, the rest fp32) and autograd's path
+    (autocast's own casts) give the same dtypes, and their values and gradients are as close to
+    the float64 read of the same bf16-rounded inputs as each other: neither loses more precision."""
+    import daad_lib.memory as memory
+    torch.manual_seed(0)
+    block = BlockMemory((8, 8, 8), (2, 2, 1), num_items=30, temperature=0.1)
+    features = torch.randn(4, 8, 8, 8).bfloat16().float()  # bf16-exact, as a conv under autocast gives
+    block.items.data = block.items.data.bfloat16().float()
+    grad_out = torch.randn(4, 8, 8, 8)
+    grad_weights = torch.randn(4, 4, 30)
+
+    def run(fast: bool, dtype=None):
+        model = BlockMemory((8, 8, 8), (2, 2, 1), num_items=30, temperature=0.1)
+        model.items.data = block.items.data.clone().to(dtype or torch.float32)
+        x = features.clone().to(dtype or torch.float32).requires_grad_()
+        original = memory.uses_fast_read
+        memory.uses_fast_read = original if fast else (lambda module, f: False)
+        try:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is None):
+                out, weights = model(x if dtype else x.bfloat16())
+            torch.autograd.backward([out, weights], [grad_out.to(out.dtype), grad_weights.to(weights.dtype)])
+        finally:
+            memory.uses_fast_read = original
+        return out, weights, x.grad, model.items.grad
+
+    exact = run(False, torch.float64)  # autograd outside autocast, in float64: the slow reference
+    fused, slow = run(True), run(False)
+    for fast_t, slow_t in zip(fused, slow):
+        assert fast_t.dtype == slow_t.dtype
+    for name, reference, fast_t, slow_t in zip(("read", "weights", "grad queries", "grad items"), exact, fused, slow):
+        error_fast = (fast_t.detach().double() - reference.detach()).norm() / reference.detach().norm()
+        error_slow = (slow_t.detach().double() - reference.detach()).norm() / reference.detach().norm()
+        assert error_fast < 0.03, (name, error_fast)
+        assert error_fast <= 2 * error_slow + 1e-3, (name, float(error_fast), float(error_slow))
