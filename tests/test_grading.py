@@ -5,8 +5,8 @@ steps) and each of its checks prints "not yet" on the untouched stub; otter-grad
 untouched copy zero and the copy with the chapter's reference solutions filled in full marks.
 These need the book's extras and take minutes, so they run only when asked for:
 
-    DAAD_BOOK_GRADING=1 pytest tests/test_grading.py      (.ci/run does: the otter test)
-    DAAD_BOOK_GRADING=1 DAAD_BOOK_EXECUTE_COPIES=1 pytest tests/test_grading.py   (also every copy whole)
+    DAAD_BOOK_GRADING=1 pytest tests/test_grading.py      (the otter test only)
+    DAAD_BOOK_GRADING=1 DAAD_BOOK_EXECUTE_COPIES=1 pytest tests/test_grading.py   (also every copy whole; .ci/run)
 """
 from __future__ import annotations
 
@@ -43,9 +43,8 @@ def copies(tmp_path_factory) -> Path:
 
 
 @pytest.mark.skipif(os.environ.get("DAAD_BOOK_EXECUTE_COPIES") != "1",
-                    reason="set DAAD_BOOK_EXECUTE_COPIES=1 to execute every copy top to bottom (about 9 "
-                           "minutes on 2 cores, over CI's budget; CI runs the graded cells through otter and "
-                           "tests/test_student_copies.py checks statically that no kept cell needs a solution's name)")
+                    reason="set DAAD_BOOK_EXECUTE_COPIES=1 to execute every copy top to bottom (about 5 "
+                           "minutes on 2 cores; .ci/run does)")
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_a_student_copy_executes_and_its_checks_say_not_yet(copies, tmp_path, chapter):
     executed = tmp_path / f"{chapter}.ipynb"
