@@ -234,6 +234,14 @@ def mean_std(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": std, "n": len(values), "values": values}
 
 
+def paired_difference(of: dict[int, float], against: dict[int, float]) -> dict:
+    """``of - against`` paired by seed over the seeds both have (``{seed: value}`` each): the
+    per-seed differences and their mean ± sd, the spread a "beats" claim must carry."""
+    seeds = sorted(set(of) & set(against))
+    differences = [of[s] - against[s] for s in seeds]
+    return {"seeds": seeds, "per_seed": differences, **mean_std(differences)}
+
+
 def fmt(stat: dict) -> str:
     if stat["mean"] is None:
         return "–"

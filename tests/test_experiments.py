@@ -211,3 +211,11 @@ def test_curve_over_seeds_pairs_daad_with_the_ae_by_seed_at_the_milestones_every
     assert [row["epoch"] for row in rows] == [25]
     assert rows[0]["daad_minus_ae"]["per_seed"] == pytest.approx([0.05, 0.04, 0.08])
     assert rows[0]["ae"]["mean"] == pytest.approx(0.80) and rows[0]["daad_minus_ae"]["std"] == pytest.approx(0.02082, abs=1e-4)
+
+
+def test_paired_difference_pairs_by_seed_not_by_order_and_skips_unpaired_seeds():
+    from experiments.common import paired_difference
+    d = paired_difference({2: 0.90, 0: 0.80, 1: 0.85}, {0: 0.70, 1: 0.80})  # seed 2 has no AE run
+    assert d["seeds"] == [0, 1]
+    assert d["per_seed"] == pytest.approx([0.10, 0.05])
+    assert d["mean"] == pytest.approx(0.075) and d["std"] == pytest.approx(0.0353553, rel=1e-5)
