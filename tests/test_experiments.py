@@ -219,3 +219,24 @@ def test_paired_difference_pairs_by_seed_not_by_order_and_skips_unpaired_seeds()
     assert d["seeds"] == [0, 1]
     assert d["per_seed"] == pytest.approx([0.10, 0.05])
     assert d["mean"] == pytest.approx(0.075) and d["std"] == pytest.approx(0.0353553, rel=1e-5)
+
+
+def test_image_scores_average_seeds_within_a_class_then_classes_and_refuse_a_conflicting_duplicate(tmp_path):
+    import json
+    from experiments.image_scores import gather, rule_status, summarise
+
+    def run(name, subset, seed, scores):
+        path = tmp_path / "dcae" / "runs" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"name": name, "protocol": "dcae", "dataset": "mnist", "subset": subset,
+                                    "variant": "ae", "seed": seed, "epochs": 350,
+                                    "image_auroc_by_score": dict(zip(("mean", "map_max", "map_top1pct"), scores))}))
+        return path
+    paths = [run("a", "class1", 0, (0.8, 0.6, 0.7)), run("b", "class1", 1, (1.0, 0.8, 0.9)),
+             run("c", "class2", 0, (0.6, 0.7, 0.6))]
+    [row] = summarise(gather(paths))
+    assert row["image_auroc"]["mean"] == pytest.approx((0.9 + 0.6) / 2)  # class 1's seeds first, then classes
+    assert row["gain_over_mean"]["map_max"] == pytest.approx((0.7 + 0.7) / 2 - 0.75)
+    assert row["min_seeds_per_subset"] == 1 and "not applied" in rule_status([row])
+    with pytest.raises(ValueError, match="second, different run"):
+        gather(paths + [run("d", "class1", 0, (0.5, 0.5, 0.5))])
