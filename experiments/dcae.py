@@ -2,6 +2,7 @@
 
     python -m experiments.dcae --datasets mnist --classes 0 1 2 --seeds 0 --variants ae
     python -m experiments.dcae --cached-only          # the table from the stored runs only
+    python -m experiments.dcae --datasets mnist --classes 5 --seeds 0 1 2 --cached-only --name class5_seeds
 
 The recipe (``PROTOCOLS["dcae"]``, written down before any run in ``results/dcae/recipe.md``):
 32 px (MNIST padded by resizing 28 -> 32), l1 global contrast normalisation and min-max
@@ -36,6 +37,8 @@ def extra(parser) -> None:
     parser.add_argument("--pending", action="store_true",
                         help="print the runs not stored yet, one 'dataset class variant seed' per line, in the order "
                              "they are due (seeds, then variants as given, then datasets and classes), and exit")
+    parser.add_argument("--name", default="table2_dcae",
+                        help="stem of the table's files in results/dcae/ (e.g. a table of the seeds of one class)")
 
 
 def by_image_score(runs: list[dict]) -> dict:
@@ -121,7 +124,7 @@ def main() -> None:
               "published_dcae": PUBLISHED_DCAE, "published_source": "Deep SVDD (Ruff et al. 2018) Table 1, "
               "DCAE row, as read in results/dcae/recipe.md (to be checked against the PDF)",
               "rows": rows, "wall_time_s": time.perf_counter() - began}
-    write_outputs(PROTOCOL, "table2_dcae", report, "\n".join(lines) + "\n")
+    write_outputs(PROTOCOL, args.name, report, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
