@@ -50,7 +50,8 @@ def gather(paths) -> dict:
             continue
         dataset, subset = dataset_of(run)
         model = run.get("variant") or run["name"].split("-")[2]  # mvtec-<subset>-<variant>-...
-        protocol = run.get("protocol", path.parent.parent.name) + (" (flips)" if run.get("flips") or path.parent.name == "runs_flipped" else "")
+        flipped_digits = dataset in ("mnist", "cifar10") and (run.get("flips") or path.parent.name == "runs_flipped")
+        protocol = run.get("protocol", path.parent.parent.name) + (" (flips)" if flipped_digits else "")  # MVTec always flips
         key = (protocol, dataset, budget_of(run), model)
         group = groups[key][subset]
         if run["seed"] in group and group[run["seed"]] != scores:
