@@ -69,7 +69,7 @@ class TrainConfig:
     seed: int = 0
     flips: bool | None = None  # random h + v flips (Sec. 4.1); None: the data's default (daad_lib.data.default_flips)
     betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0  # Adam's (coupled) L2 penalty; 0 in the paper, 1e-3 in Deep SVDD's DCAE
+    weight_decay: float = 0.0  # Adam's (coupled) L2 penalty on conv/linear weights (decayed_parameters); 0 in the paper
     lr_milestones: tuple[int, ...] = ()  # the learning rate is multiplied by 0.1 at each of these epochs
     precision: str = "auto"  # "fp32", "bf16" (autocast of the forward passes) or "auto"
     num_workers: int = 0  # 0: decode the data once into memory; > 0: DataLoader workers
@@ -117,15 +117,61 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
+DECAYED_LAYERS = (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)
+
+
+def decayed_parameters(module: torch.nn.Module) -> tuple[list, list]:
+    """Split a module's parameters into (decayed, not decayed) for the L2 penalty.
+
+    Only the weights of convolutions and linear layers are decayed: not biases, BatchNorm's
+    scale and shift, or the memory items. This is Lasagne's "regularizable" rule, which Deep
+    SVDD's DCAE recipe used (``results/dcae/recipe.md``), and the usual one (nanoGPT decays only
+    its matrices).
+
+    >>> conv = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    >>> [tuple(p.shape) for p in decayed_parameters(conv)[0]], len(decayed_parameters(conv)[1])
+    ([(2, 1, 3, 3)], 3)
+    """
+    decayed = [m.weight for m in module.modules() if isinstance(m, DECAYED_LAYERS)]
+    chosen = {id(p) for p in decayed}
+    return decayed, [p for p in module.parameters() if id(p) not in chosen]
+
+
+def weight_decay_for_summed_loss(decay: float, lambda_rec: float, values_per_image: int) -> float:
+    """Adam's ``weight_decay`` here that matches a recipe's L2 penalty on a *summed* loss.
+
+    Recipes such as Deep SVDD's DCAE minimise the batch mean of each image's **sum** of squared
+    errors plus (decay / 2)·Σ W², so the penalty's gradient ``decay·W`` is weighed against the
+    gradient of that sum. We minimise λ_rec times the **mean** over the image's V values, whose
+    gradient is λ_rec / V times the sum's. Adam ignores the gradient's overall scale, so the same
+    balance between data and penalty needs ``decay · λ_rec / V``. Passing the recipe's ``decay``
+    unchanged makes the penalty V / λ_rec times too strong (about 20x for MNIST at 32 px).
+
+    >>> round(weight_decay_for_summed_loss(1e-3, lambda_rec=50.0, values_per_image=32 * 32), 10)
+    4.88281e-05
+    """
+    if decay < 0 or lambda_rec <= 0 or values_per_image < 1:
+        raise ValueError(f"need decay >= 0, lambda_rec > 0 and values_per_image >= 1, "
+                         f"got {decay}, {lambda_rec}, {values_per_image}")
+    return decay * lambda_rec / values_per_image
+
+
 def make_optimizers(detector: Detector, betas, weight_decay: float = 0.0
                     ) -> tuple[torch.optim.Adam, torch.optim.Adam | None]:
-    """Adam for G (and D), lr from the model config; the fused kernel where torch has one."""
+    """Adam for G (and D), lr from the model config; the fused kernel where torch has one.
+
+    ``weight_decay`` > 0 decays only :func:`decayed_parameters` (a second parameter group);
+    without it there is one group, as in checkpoints made before the split."""
     lr = detector.config.lr
     device = next(detector.parameters()).device
     fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
 
     def adam(module):
-        return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, weight_decay=weight_decay, **fused)
+        if weight_decay == 0:
+            return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, **fused)
+        decayed, kept = decayed_parameters(module)
+        groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": kept, "weight_decay": 0.0}]
+        return torch.optim.Adam(groups, lr=lr, betas=betas, **fused)
     return adam(detector.generator), adam(detector.discriminator) if detector.discriminator is not None else None
 
 

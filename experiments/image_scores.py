@@ -52,6 +52,8 @@ def gather(paths) -> dict:
         model = run.get("variant") or run["name"].split("-")[2]  # mvtec-<subset>-<variant>-...
         flipped_digits = dataset in ("mnist", "cifar10") and (run.get("flips") or path.parent.name == "runs_flipped")
         protocol = run.get("protocol", path.parent.parent.name) + (" (flips)" if flipped_digits else "")  # MVTec always flips
+        if path.parent.name == "runs_strong_decay":  # the DCAE recipe's decay unscaled (results/dcae/observations.md)
+            protocol += " (decay 20x)"
         key = (protocol, dataset, budget_of(run), model)
         group = groups[key][subset]
         if run["seed"] in group and group[run["seed"]] != scores:

@@ -200,8 +200,9 @@ def test_lr_milestones_and_weight_decay_are_applied_and_part_of_the_recipe(tmp_p
     tc = TrainConfig(epochs=3, lr_milestones=(2,), weight_decay=1e-3, batch_size=4)
     train(detector, data, tc, out_dir=tmp_path / "run", progress=False)
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
-    group = state["opt_g"]["param_groups"][0]
-    assert group["lr"] == pytest.approx(1e-5) and group["weight_decay"] == 1e-3  # dropped at epoch 2
+    decayed, kept = state["opt_g"]["param_groups"]  # conv/linear weights, then the rest
+    assert decayed["lr"] == kept["lr"] == pytest.approx(1e-5)  # dropped at epoch 2
+    assert (decayed["weight_decay"], kept["weight_decay"]) == (1e-3, 0.0)
     with pytest.raises(ValueError, match=r"weight_decay: 0.001 -> 0.0"):
         train(build_model("ae", image_size=32, widths=(8, 16)), data,
               TrainConfig(epochs=4, lr_milestones=(2,), batch_size=4), out_dir=tmp_path / "run", resume=True,
@@ -237,3 +238,42 @@ def test_digits_train_without_flips_by_default_and_other_data_with_them(tmp_path
     assert torch.equal(default, unflipped) and not torch.equal(default, flipped)
     _, recorded_stripes = weights_after(Stripes("train", 32, num_images=16), None, "stripes")
     assert recorded_stripes is True
+
+
+def test_weight_decay_shrinks_only_conv_and_linear_weights():
+    """With a zero data gradient an Adam step moves only what the L2 penalty acts on: the conv
+    weights shrink; biases, BatchNorm and the memory items stay put (decayed_parameters)."""
+    from daad_lib.models import build_model
+    from daad_lib.train import make_optimizers
+
+    detector = build_model("daad", image_size=32, widths=(8, 16), num_items=10)
+    opt_g, _ = make_optimizers(detector, (0.9, 0.999), weight_decay=0.1)
+    before = {name: p.detach().clone() for name, p in detector.generator.named_parameters()}
+    for p in detector.generator.parameters():
+        p.grad = torch.zeros_like(p)
+    opt_g.step()
+    moved = {name for name, p in detector.generator.named_parameters() if not torch.equal(p, before[name])}
+    convs = {f"{name}.weight" for name, m in detector.generator.named_modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear))}
+    assert moved == convs and any("items" in name for name in before)
+    for name in convs:  # shrunk towards zero, sign kept
+        p = dict(detector.generator.named_parameters())[name]
+        assert p.abs().sum() < before[name].abs().sum()
+
+
+def test_weight_decay_for_a_summed_loss_rescales_by_lambda_over_values():
+    """Deep SVDD's penalty is weighed against the per-image sum of squared errors; ours against
+    λ_rec times their mean, so its gradient must match after that rescaling."""
+    from daad_lib.train import weight_decay_for_summed_loss
+
+    torch.manual_seed(0)
+    x, w = torch.rand(4, 1, 8, 8), torch.randn(3, requires_grad=True)
+    x_hat = x * w.sum()  # any function of w
+    summed = ((x_hat - x) ** 2).sum(dim=(1, 2, 3)).mean() + 0.5 * 1e-3 * (w ** 2).sum()
+    g_summed, = torch.autograd.grad(summed, w)
+    decay = weight_decay_for_summed_loss(1e-3, lambda_rec=50.0, values_per_image=64)
+    ours = 50.0 * torch.nn.functional.mse_loss(x * w.sum(), x)
+    g_ours = torch.autograd.grad(ours, w)[0] + decay * w.detach()  # Adam's coupled L2 term
+    torch.testing.assert_close(g_ours * 64 / 50.0, g_summed)  # the same direction, up to Adam's scale
+    with pytest.raises(ValueError, match="values_per_image"):
+        weight_decay_for_summed_loss(1e-3, 50.0, 0)
