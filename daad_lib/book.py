@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -95,17 +96,63 @@ def cache_key(variant: str, train_config, source: str, num_images: int, config: 
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def pretrained_file(pretrained: str, name: str) -> Path | None:
-    """``name`` from an instructor's folder or URL prefix (https:// or file://), or None if it
-    has no such file. A URL's file is downloaded once into the cache of :mod:`daad_lib.pretrained`."""
+SUMS = "SHA256SUMS"  # an instructor's digests of a hand-out, beside its files: `sha256sum *.pt > SHA256SUMS`
+
+
+def handout_digests(pretrained: str) -> dict[str, str] | None:
+    """{file name: sha256} from the ``SHA256SUMS`` file of an instructor's folder or URL prefix
+    (``sha256sum``'s format, ``<hex>  <name>`` a line), or None if the hand-out has none."""
     from .checkpoint import CheckpointError
     from .pretrained import fetch
 
     if "://" not in pretrained:
-        path = Path(pretrained).expanduser() / name
-        return path if path.is_file() else None
+        path = Path(pretrained).expanduser() / SUMS
+        if not path.is_file():
+            return None
+        text = path.read_text()
+    else:
+        with tempfile.TemporaryDirectory() as fresh:  # downloaded each time: never another hand-out's cached list
+            try:
+                text = fetch(pretrained.rstrip("/") + "/" + SUMS, cache=fresh).read_text()
+            except CheckpointError:
+                return None
+    digests = {}
+    for line in filter(str.strip, text.splitlines()):
+        digest, _, name = line.strip().partition(" ")
+        name = Path(name.strip().lstrip("*")).name
+        if len(digest) != 64 or not set(digest.lower()) <= set("0123456789abcdef") or not name:
+            raise CheckpointError(f"{pretrained}/{SUMS}: {line!r} is not '<sha256>  <file name>'")
+        digests[name] = digest.lower()
+    return digests
+
+
+def pretrained_file(pretrained: str, name: str) -> Path | None:
+    """``name`` from an instructor's folder or URL prefix (https:// or file://), or None if it
+    has no such file. A URL's file is downloaded once into the cache of :mod:`daad_lib.pretrained`.
+    Where the hand-out has a ``SHA256SUMS`` file, only the files it lists are used, and each must
+    have its listed digest (:func:`daad_lib.pretrained.fetch` checks it) or a
+    :class:`~daad_lib.pretrained.DigestError` names the file and both digests."""
+    from .checkpoint import CheckpointError
+    from .pretrained import DigestError, fetch
+
+    digests = handout_digests(pretrained)
+    if digests is not None and name not in digests:
+        print(f"{pretrained}/{SUMS} does not list {name}")
+        return None
+    sha256 = digests[name] if digests is not None else None
     try:
-        return fetch(pretrained.rstrip("/") + "/" + name)
+        if "://" not in pretrained:
+            path = Path(pretrained).expanduser() / name
+            file = fetch(path, sha256) if path.is_file() else None
+        else:
+            file = fetch(pretrained.rstrip("/") + "/" + name, sha256)
+        if file is not None:
+            print(f"{name}: its sha256 matches the hand-out's {SUMS}" if sha256 else
+                  f"{name}: sha256 not checked (the hand-out has no {SUMS})")
+        return file
+    except DigestError as error:
+        raise DigestError(f"{name} from {pretrained}: {error}. The digest is the one the hand-out's {SUMS} "
+                          f"lists: this is not the file the instructor handed out; fetch it again") from None
     except (CheckpointError, OSError) as error:  # urllib's HTTPError is an OSError
         print(f"{pretrained}: {error}")
         return None
@@ -123,7 +170,8 @@ def trained(variant: str, train_set, train_config, source: str, pretrained: str 
     URL prefix, holding such cache files, e.g. an instructor's cache from a long run (see
     book/running.md). The file of this model, under the same key, is loaded from there
     instead of training; if it is missing (other parameters, another library version) the
-    chapter says so and trains.
+    chapter says so and trains. A ``SHA256SUMS`` file in the hand-out makes each file's digest
+    checked before it is loaded (:func:`pretrained_file`).
     """
     from .checkpoint import load_detector, save_checkpoint
     from .train import fit

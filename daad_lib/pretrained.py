@@ -2,9 +2,10 @@
 
 :func:`fetch` returns a local checkpoint file for a path, or for an ``https://`` / ``file://``
 URL, which it downloads once into a cache folder (``$DAAD_CACHE`` or ``~/.cache/daad-book``) with
-torch's own downloader. Given ``sha256``, the file must have that digest or it is refused (and a
-cached copy that does not match is fetched again). :meth:`daad_lib.models.Detector.load` calls it,
-so ``Detector.load("https://example.org/bottle_daad.pt", sha256="...")`` works like a path, and the
+torch's own downloader. Given ``sha256``, the file must have that digest or it is refused with a
+:class:`DigestError` (and a cached copy that does not match is fetched again).
+:meth:`daad_lib.models.Detector.load` calls it, so
+``Detector.load("https://example.org/bottle_daad.pt", sha256="...")`` works like a path, and the
 loading itself stays weights-only.
 
 >>> import hashlib, pathlib, tempfile
@@ -39,10 +40,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+class DigestError(CheckpointError):
+    """A file whose sha256 is not the one it was given with."""
+
+
 def check_digest(path: Path, sha256: str | None, source: str) -> None:
-    if sha256 is not None and sha256_of(path) != sha256.lower():
-        raise CheckpointError(f"{source} has sha256 {sha256_of(path)}, not the {sha256} it was given with: "
-                              f"a different or damaged file, refused")
+    if sha256 is None:
+        return
+    actual = sha256_of(path)
+    if actual != sha256.lower():
+        raise DigestError(f"{source} has sha256 {actual}, not the {sha256} it was given with: "
+                          f"a different or damaged file, refused")
 
 
 def fetch(source: str | Path, sha256: str | None = None, cache: str | Path | None = None) -> Path:

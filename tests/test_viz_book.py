@@ -122,6 +122,50 @@ def test_a_chapter_loads_an_instructors_pretrained_model_from_a_folder_or_a_file
     assert "training instead" in capsys.readouterr().out
 
 
+def test_a_handout_with_sha256sums_loads_only_files_with_their_listed_digest(tmp_path, monkeypatch, capsys):
+    """PRETRAINED with a SHA256SUMS file beside the checkpoints (`sha256sum *.pt > SHA256SUMS`):
+    a file with its listed digest loads (path or file:// URL); a wrong digest is refused with an
+    error naming the file and both digests; a file the list does not name is not used."""
+    import hashlib
+
+    from daad_lib.checkpoint import CheckpointError, save_checkpoint
+    from daad_lib.models import build_model
+    from daad_lib.pretrained import DigestError
+
+    data, recipe = Stripes("train", 32, num_images=8), TrainConfig(epochs=1)
+    handout = tmp_path / "handout"
+    name = f"ae-{book.cache_key('ae', recipe, 'stripes', len(data), dict(image_size=32, channels=3))}.pt"
+    made = build_model("ae", image_size=32, channels=3)  # an untrained model stands in for the instructor's
+    save_checkpoint(handout / name, {"model_config": made.config.to_dict(), "epoch": 1, "history": [],
+                                     "generator": made.generator.state_dict(), "discriminator": None})
+    digest = hashlib.sha256((handout / name).read_bytes()).hexdigest()
+    monkeypatch.setattr(book, "CACHE", tmp_path / "student_cache")
+    monkeypatch.setenv("DAAD_CACHE", str(tmp_path / "downloads"))
+    import daad_lib.train
+    monkeypatch.setattr(daad_lib.train, "fit", lambda *a, **k: pytest.fail("trained instead of loading"))
+
+    (handout / book.SUMS).write_text(f"{digest}  {name}\n")
+    for pretrained in (str(handout), handout.as_uri()):
+        loaded = book.trained("ae", data, recipe, "stripes", pretrained=pretrained, image_size=32, channels=3)
+        assert f"{name}: its sha256 matches the hand-out's SHA256SUMS" in capsys.readouterr().out
+        assert all(torch.equal(a, b) for a, b in zip(made.state_dict().values(), loaded.state_dict().values()))
+
+    wrong = "0" * 64
+    (handout / book.SUMS).write_text(f"{wrong} *{name}\n")
+    for pretrained in (str(handout), handout.as_uri()):
+        with pytest.raises(DigestError) as refused:
+            book.trained("ae", data, recipe, "stripes", pretrained=pretrained, image_size=32, channels=3)
+        assert name in str(refused.value) and digest in str(refused.value) and wrong in str(refused.value)
+        assert "SHA256SUMS" in str(refused.value)
+
+    (handout / book.SUMS).write_text(f"{digest}  another.pt\n")
+    assert book.pretrained_file(str(handout), name) is None
+    assert f"does not list {name}" in capsys.readouterr().out
+    (handout / book.SUMS).write_text("not a digest line\n")
+    with pytest.raises(CheckpointError, match="is not '<sha256>  <file name>'"):
+        book.handout_digests(str(handout))
+
+
 def test_budget_sentence_reads_the_run_against_the_committed_grid():
     """A chapter's glued claim follows the grid: a lead beyond the spread, the first budget that
     shows one, none at all, or a run outside the grid (results/book/*_rule.md)."""
