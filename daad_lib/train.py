@@ -137,23 +137,27 @@ def decayed_parameters(module: torch.nn.Module) -> tuple[list, list]:
     return decayed, [p for p in module.parameters() if id(p) not in chosen]
 
 
-def weight_decay_for_summed_loss(decay: float, lambda_rec: float, values_per_image: int) -> float:
+def weight_decay_for_summed_loss(decay: float, lambda_rec: float, values_per_image: int,
+                                 error_scale: float = 1.0) -> float:
     """Adam's ``weight_decay`` here that matches a recipe's L2 penalty on a *summed* loss.
 
     Recipes such as Deep SVDD's DCAE minimise the batch mean of each image's **sum** of squared
     errors plus (decay / 2)·Σ W², so the penalty's gradient ``decay·W`` is weighed against the
-    gradient of that sum. We minimise λ_rec times the **mean** over the image's V values, whose
-    gradient is λ_rec / V times the sum's. Adam ignores the gradient's overall scale, so the same
-    balance between data and penalty needs ``decay · λ_rec / V``. Passing the recipe's ``decay``
-    unchanged makes the penalty V / λ_rec times too strong (about 20x for MNIST at 32 px).
+    gradient of that sum. We minimise λ_rec times the **mean** over the image's V values, and our
+    pixel values may span a wider range than the recipe's: with errors ``error_scale`` times
+    theirs (2 for our [-1, 1] against its [0, 1]) our data gradient is λ_rec·error_scale² / V
+    times the sum's. Adam ignores the gradient's overall scale, so the same balance between data
+    and penalty needs ``decay · λ_rec · error_scale² / V``. Passing the recipe's ``decay``
+    unchanged makes the penalty V / (λ_rec·error_scale²) times too strong (about 5x for MNIST at
+    32 px in [-1, 1]).
 
-    >>> round(weight_decay_for_summed_loss(1e-3, lambda_rec=50.0, values_per_image=32 * 32), 10)
-    4.88281e-05
+    >>> round(weight_decay_for_summed_loss(1e-3, lambda_rec=50.0, values_per_image=32 * 32, error_scale=2), 9)
+    0.000195313
     """
-    if decay < 0 or lambda_rec <= 0 or values_per_image < 1:
-        raise ValueError(f"need decay >= 0, lambda_rec > 0 and values_per_image >= 1, "
-                         f"got {decay}, {lambda_rec}, {values_per_image}")
-    return decay * lambda_rec / values_per_image
+    if decay < 0 or lambda_rec <= 0 or values_per_image < 1 or error_scale <= 0:
+        raise ValueError(f"need decay >= 0, lambda_rec > 0, values_per_image >= 1 and error_scale > 0, "
+                         f"got {decay}, {lambda_rec}, {values_per_image}, {error_scale}")
+    return decay * lambda_rec * error_scale ** 2 / values_per_image
 
 
 def make_optimizers(detector: Detector, betas, weight_decay: float = 0.0

@@ -9,7 +9,7 @@ The recipe (``PROTOCOLS["dcae"]``, written down before any run in ``results/dcae
 scaling by the normal class's training images (``preprocessing="gcn-l1"``), batch 200, Adam
 at 1e-4 with the rate x 0.1 at epoch 250, 350 epochs, an L2 penalty of 1e-3 (MNIST) / 1e-6
 (CIFAR-10) on the conv/linear weights *against the per-image summed error* (rescaled to our
-mean loss by :func:`recipe_weight_decay`; the runs made with it applied unscaled, 20x too
+mean loss by :func:`recipe_weight_decay`; the runs made with it applied unscaled, 5x too
 strong on MNIST, are kept in ``results/dcae/runs_strong_decay/``), no flips (Deep SVDD trains without augmentation; the runs made before this was
 noticed trained with the library's flips and are kept in ``results/dcae/runs_flipped/``).
 Each run is stored in ``results/dcae/runs/`` and resumes from its checkpoint.
@@ -61,13 +61,17 @@ def recipe_weight_decay(dataset: str, variant: str) -> float:
     """Adam's weight decay that gives our loss (λ_rec times the mean squared error) the balance
     between data and L2 penalty of the recipe's (the per-image sum plus 1/(2C)·Σ W²).
 
-    >>> recipe_weight_decay("mnist", "ae")  # 1e-3 * 50 / (1 * 32 * 32)
-    4.8828125e-05
+    Our pixels span [-1, 1] where Deep SVDD's span [0, 1] (``daad_lib.data.oneclass``), so our
+    errors are twice theirs (``error_scale=2``).
+
+    >>> recipe_weight_decay("mnist", "ae")  # 1e-3 * 50 * 2**2 / (1 * 32 * 32)
+    0.0001953125
     """
     protocol = PROTOCOLS[PROTOCOL]
     config = make_config(variant, image_size=protocol["image_size"], channels=CHANNELS[dataset])
     values = config.channels * config.image_size ** 2
-    return weight_decay_for_summed_loss(protocol["weight_decay_of_summed_loss"][dataset], config.lambda_rec, values)
+    return weight_decay_for_summed_loss(protocol["weight_decay_of_summed_loss"][dataset], config.lambda_rec, values,
+                                        error_scale=2.0)
 
 
 def one_run(dataset: str, variant: str, normal_class: int, seed: int, args, **changes) -> dict | None:

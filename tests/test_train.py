@@ -267,13 +267,13 @@ def test_weight_decay_for_a_summed_loss_rescales_by_lambda_over_values():
     from daad_lib.train import weight_decay_for_summed_loss
 
     torch.manual_seed(0)
-    x, w = torch.rand(4, 1, 8, 8), torch.randn(3, requires_grad=True)
+    x, w = torch.rand(4, 1, 8, 8), torch.randn(3, requires_grad=True)  # the recipe's pixels in [0, 1]
     x_hat = x * w.sum()  # any function of w
     summed = ((x_hat - x) ** 2).sum(dim=(1, 2, 3)).mean() + 0.5 * 1e-3 * (w ** 2).sum()
     g_summed, = torch.autograd.grad(summed, w)
-    decay = weight_decay_for_summed_loss(1e-3, lambda_rec=50.0, values_per_image=64)
-    ours = 50.0 * torch.nn.functional.mse_loss(x * w.sum(), x)
+    decay = weight_decay_for_summed_loss(1e-3, lambda_rec=50.0, values_per_image=64, error_scale=2.0)
+    ours = 50.0 * torch.nn.functional.mse_loss(2 * x * w.sum() - 1, 2 * x - 1)  # ours in [-1, 1]: errors x2
     g_ours = torch.autograd.grad(ours, w)[0] + decay * w.detach()  # Adam's coupled L2 term
-    torch.testing.assert_close(g_ours * 64 / 50.0, g_summed)  # the same direction, up to Adam's scale
+    torch.testing.assert_close(g_ours * 64 / (50.0 * 4), g_summed)  # the same direction, up to Adam's scale
     with pytest.raises(ValueError, match="values_per_image"):
         weight_decay_for_summed_loss(1e-3, 50.0, 0)
