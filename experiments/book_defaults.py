@@ -4,6 +4,7 @@
     python -m experiments.book_defaults --data standin       # the stand-in, for the prose
     python -m experiments.book_defaults --chapter 5          # chapter 5 (rule: results/book/ch5_rule.md)
     python -m experiments.book_defaults --chapter 1          # chapter 1 (rule: results/book/ch1_rule.md)
+    python -m experiments.book_defaults --chapter 4-128      # chapter 4's pair at 128 px (results/book/ch4_128_rule.md)
     python -m experiments.book_defaults --cached-only        # the table from the stored runs
 
 Chapter 4 (below): DAAD's image AUROC above the AE's. Chapter 5: A(x) above R(x) on one DAAD+
@@ -69,13 +70,16 @@ class Arm:
 @dataclass(frozen=True)
 class Chapter:
     notebook: str
-    seconds_at_8: float  # the chapter's papermill time in CI at 8 epochs
+    seconds_at_8: float | None  # the chapter's papermill time in CI at 8 epochs; None: projected from the runs
     arms: tuple[Arm, Arm]  # the effect is arms[1] - arms[0], paired by seed
     folder: str  # results/book/<folder>/: the run files
     stem: str  # results/book/<stem>_<data>.{md,json}: the table
     rule: str  # where the rule was written down before the runs
     what: str
     beside: tuple[str, str, str] | None = None  # (table stem, "<key>_mean", name): another grid's mean, reported only
+    image_size: int = IMAGE_SIZE
+    budgets: tuple[int, ...] = BUDGETS
+    max_seconds: float = MAX_CHAPTER_SECONDS  # the projected time a budget may take
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -83,20 +87,28 @@ class Chapter:
 
 
 CHAPTERS = {
-    1: Chapter("notebooks/01_reconstruction.ipynb", 18,  # book/timings.json, e590a50
+    "1": Chapter("notebooks/01_reconstruction.ipynb", 18,  # book/timings.json, e590a50
                (Arm("AE+Skip", "ae_skip", "ae_skip", "image_auroc"), Arm("AE", "ae", "ae", "image_auroc")),
                "ch1", "ch1", "results/book/ch1_rule.md",
                "chapter 1's effect (AE - AE+Skip image AUROC) by training budget: a teaching setting"),
-    4: Chapter("notebooks/04_daad.ipynb", 99,  # stop 22's CI run
+    "4": Chapter("notebooks/04_daad.ipynb", 99,  # stop 22's CI run
                (Arm("AE", "ae", "ae", "image_auroc"), Arm("DAAD", "daad", "daad", "image_auroc")),
                "defaults", "defaults", "this module's docstring and results/book/defaults_rule.md",
                "chapter 4's effect (DAAD - AE image AUROC) by training budget: a teaching setting"),
-    5: Chapter("notebooks/05_daad_plus.ipynb", 11,  # book/timings.json, e590a50
+    "5": Chapter("notebooks/05_daad_plus.ipynb", 11,  # book/timings.json, e590a50
                (Arm("R(x)", "r", "daad_plus", "image_auroc_r"), Arm("A(x), γ = 0.9", "a", "daad_plus", "image_auroc")),
                "ch5", "ch5", "results/book/ch5_rule.md",
                "chapter 5's effect (A(x) - R(x) image AUROC of one DAAD+) by training budget: a teaching setting",
                beside=("defaults", "daad_mean", "DAAD (chapter 4's grid)")),
+    # chapter 4's headline pair at protocol 2's 128 px (results/book/ch4_128_rule.md): its time is
+    # projected from the runs' own training times, AE + DAAD, plus EVALUATION_SECONDS
+    "4-128": Chapter("notebooks/04_daad.ipynb", None,
+                     (Arm("AE", "ae", "ae", "image_auroc"), Arm("DAAD", "daad", "daad", "image_auroc")),
+                     "ch4_128", "ch4_128", "results/book/ch4_128_rule.md",
+                     "chapter 4's headline pair at 128 px (DAAD - AE image AUROC) by training budget: a teaching setting",
+                     image_size=128, budgets=(12, 25, 50), max_seconds=240),
 }
+EVALUATION_SECONDS = 20  # ch4_128_rule.md: scoring both models' test sets, added to the projection
 
 
 def shows_effect(differences: list[float]) -> bool:
@@ -105,12 +117,24 @@ def shows_effect(differences: list[float]) -> bool:
     return mean > 0 and mean > spread
 
 
-def chosen_budget(effects: dict[int, list[float]], seconds_at_8: float) -> int | None:
-    """The smallest budget that shows the effect within the chapter's CI time, or None."""
+def chosen_budget(effects: dict[int, list[float]], seconds: dict[int, float],
+                  max_seconds: float = MAX_CHAPTER_SECONDS) -> int | None:
+    """The smallest budget that shows the effect within the chapter's projected time
+    (``seconds``: budget -> projected seconds), or None."""
     for epochs in sorted(effects):
-        if seconds_at_8 * epochs / 8 <= MAX_CHAPTER_SECONDS and shows_effect(effects[epochs]):
+        if seconds[epochs] <= max_seconds and shows_effect(effects[epochs]):
             return epochs
     return None
+
+
+def projected_seconds(chapter: Chapter, runs: dict, epochs: int) -> float:
+    """A budget's projected chapter time: the chapter's CI time at 8 epochs scaled by the budget,
+    or (``seconds_at_8`` None) the runs' own training time of every model, mean over the seeds,
+    plus ``EVALUATION_SECONDS``."""
+    if chapter.seconds_at_8 is not None:
+        return chapter.seconds_at_8 * epochs / 8
+    return EVALUATION_SECONDS + sum(statistics.mean(runs[m, s, epochs]["train_wall_time_s"] for s in SEEDS)
+                                    for m in chapter.models)
 
 
 def run_file(chapter: Chapter, data: str, model: str, seed: int, epochs: int) -> Path:
@@ -120,25 +144,27 @@ def run_file(chapter: Chapter, data: str, model: str, seed: int, epochs: int) ->
 
 def train_and_evaluate(chapter: Chapter, data: str, model: str, seed: int, data_dir: str | None) -> None:
     """One 64-epoch run (resumed from its folder), evaluated at every budget not stored yet."""
-    if all(run_file(chapter, data, model, seed, e).exists() for e in BUDGETS):
+    if all(run_file(chapter, data, model, seed, e).exists() for e in chapter.budgets):
         return
-    train_set, test_set, source = bottle_or_standin(data_dir if data == "bottle" else "/nonexistent", IMAGE_SIZE)
+    train_set, test_set, source = bottle_or_standin(data_dir if data == "bottle" else "/nonexistent",
+                                                    chapter.image_size)
     if (data == "bottle") == is_standin(source):
         raise SystemExit(f"asked for {data} but found {source}: pass --data-dir with MVTec AD bottle")
     channels = train_set[0]["image"].shape[0]
-    config = make_config(model, image_size=IMAGE_SIZE, channels=channels)
-    tc = TrainConfig(epochs=max(BUDGETS), seed=seed, keep_epochs=BUDGETS)
-    folder = ROOT / "runs" / "experiments" / PROTOCOL / f"{data}-{model}-seed{seed}"
+    config = make_config(model, image_size=chapter.image_size, channels=channels)
+    tc = TrainConfig(epochs=max(chapter.budgets), seed=seed, keep_epochs=chapter.budgets)
+    size = "" if chapter.image_size == IMAGE_SIZE else f"-{chapter.image_size}px"  # 64 px runs serve chapters 1 and 4
+    folder = ROOT / "runs" / "experiments" / PROTOCOL / f"{data}-{model}-seed{seed}{size}"
     began = time.perf_counter()
     _, history = train_new(config, train_set, tc, out_dir=folder, resume=(folder / "checkpoint.pt").exists(),
                            progress=False)
     print(f"{data} {model} seed {seed}: trained in {time.perf_counter() - began:.0f} s", flush=True)
-    for epochs in BUDGETS:
+    for epochs in chapter.budgets:
         detector, state = load_detector(folder / kept_checkpoint_name(epochs), model)
         scores = score_dataset(detector.eval(), test_set)
         metrics = metrics_from_scores(scores, detector.config.gamma)  # A(x), Eq. 7 (R(x) where gamma = 1)
         result = {**results_info(), "data": source, "model": model, "seed": seed, "epochs": epochs,
-                  "image_size": IMAGE_SIZE, "batch_size": tc.batch_size, "precision": state["history"][-1]["precision"],
+                  "image_size": chapter.image_size, "batch_size": tc.batch_size, "precision": state["history"][-1]["precision"],
                   "flips": state["train_config"]["flips"],
                   "train_wall_time_s": sum(e["seconds"] for e in state["history"][:epochs]),
                   "image_auroc": metrics["image_auroc"], "pixel_auroc": metrics.get("pixel_auroc"),
@@ -180,13 +206,15 @@ def arm_values(runs: dict, arm: Arm, epochs: int) -> list[float]:
 
 def tabulate(chapter: Chapter, data: str) -> None:
     runs = {(m, s, e): json.loads(run_file(chapter, data, m, s, e).read_text())
-            for m in chapter.models for s in SEEDS for e in BUDGETS if run_file(chapter, data, m, s, e).exists()}
-    complete = [e for e in BUDGETS if all((m, s, e) in runs for m in chapter.models for s in SEEDS)]
+            for m in chapter.models for s in SEEDS for e in chapter.budgets if run_file(chapter, data, m, s, e).exists()}
+    complete = [e for e in chapter.budgets if all((m, s, e) in runs for m in chapter.models for s in SEEDS)]
     first, second = chapter.arms
     effects = {e: [b - a for a, b in zip(arm_values(runs, first, e), arm_values(runs, second, e))] for e in complete}
-    choice = chosen_budget(effects, chapter.seconds_at_8) if complete == list(BUDGETS) else None
+    finished = complete == list(chapter.budgets)
+    seconds = {e: projected_seconds(chapter, runs, e) for e in complete}
+    choice = chosen_budget(effects, seconds, chapter.max_seconds) if finished else None
     lines = [f"### {heading(chapter.what)} on {data} by budget "
-             f"({IMAGE_SIZE} px, seeds {list(SEEDS)}, image AUROC)", "",
+             f"({chapter.image_size} px, seeds {list(SEEDS)}, image AUROC)", "",
              f"| epochs | {first.name} (mean ± sd) | {second.name} (mean ± sd) | {second.name} − {first.name} per seed | "
              "mean ± sd | shows it | projected chapter time |", "|---|---|---|---|---|---|---|"]
     for e in complete:
@@ -195,11 +223,11 @@ def tabulate(chapter: Chapter, data: str) -> None:
                      f"{statistics.mean(b):.3f} ± {statistics.stdev(b):.3f} | "
                      + ", ".join(f"{x:+.3f}" for x in d)
                      + f" | {statistics.mean(d):+.3f} ± {statistics.stdev(d):.3f} | "
-                     f"{'yes' if shows_effect(d) else 'no'} | {chapter.seconds_at_8 * e / 8:.0f} s |")
-    if complete == list(BUDGETS):
+                     f"{'yes' if shows_effect(d) else 'no'} | {seconds[e]:.0f} s |")
+    if finished:
         lines += ["", (f"By the rule: **{choice} epochs**." if choice else
-                       f"By the rule: no budget up to {max(BUDGETS)} epochs shows the effect within "
-                       f"{MAX_CHAPTER_SECONDS} s; the chapter keeps 8 epochs and says so.")]
+                       f"By the rule: no budget up to {max(chapter.budgets)} epochs shows the effect within "
+                       f"{chapter.max_seconds:.0f} s ({chapter.rule} says what the chapter does then).")]
     if chapter.beside and complete:
         lines += beside_lines(chapter, data, runs, complete)
     by_budget = {}
@@ -210,10 +238,11 @@ def tabulate(chapter: Chapter, data: str) -> None:
         if all(value is not None for value in l_alone):  # DAAD+'s L(x) alone: reported, never chosen by
             by_budget[str(e)]["l_mean"] = statistics.mean(l_alone)
     report = {"what": chapter.what, "chapter": chapter.notebook, "rule_written_in": chapter.rule, "data": data,
-              "image_size": IMAGE_SIZE, "seeds": list(SEEDS), "budgets": list(BUDGETS),
-              "chapter_seconds_at_8": chapter.seconds_at_8, "max_chapter_seconds": MAX_CHAPTER_SECONDS,
+              "image_size": chapter.image_size, "seeds": list(SEEDS), "budgets": list(chapter.budgets),
+              "chapter_seconds_at_8": chapter.seconds_at_8, "max_chapter_seconds": chapter.max_seconds,
+              "projected_seconds": {str(e): s for e, s in seconds.items()},
               "effects": {str(e): d for e, d in effects.items()}, "chosen_epochs": choice,
-              "by_budget": by_budget, "complete": complete == list(BUDGETS),
+              "by_budget": by_budget, "complete": finished,
               "runs": [{k: r[k] for k in ("model", "seed", "epochs", "image_auroc", "train_wall_time_s",
                                           "precision", "git_commit", "hardware")}
                        | {"flips": r.get("flips", True)} for r in runs.values()]}
@@ -225,7 +254,7 @@ def tabulate(chapter: Chapter, data: str) -> None:
 def main() -> None:
     def extra(parser):
         parser.add_argument("--data", choices=["bottle", "standin"], default="bottle")
-        parser.add_argument("--chapter", type=int, choices=sorted(CHAPTERS), default=4)
+        parser.add_argument("--chapter", choices=sorted(CHAPTERS), default="4")
 
     args = parse_args(__doc__, extra)
     chapter = CHAPTERS[args.chapter]

@@ -111,9 +111,21 @@ def test_book_defaults_rule_takes_the_smallest_budget_beyond_the_seed_spread_wit
     assert shows_effect([0.05, 0.04, 0.06]) and not shows_effect([0.10, -0.05, 0.01])
     assert not shows_effect([-0.02, -0.03, -0.01])
     clear, noisy = [0.05, 0.04, 0.06], [0.10, -0.05, 0.01]
-    assert chosen_budget({8: noisy, 16: clear, 32: clear}, CHAPTERS[4].seconds_at_8) == 16
-    assert chosen_budget({8: noisy, 16: noisy, 32: clear, 64: clear}, 99) is None  # 32 epochs: over 360 s
-    assert chosen_budget({8: noisy, 16: noisy, 32: clear, 64: clear}, 11) == 32  # chapter 5 is quick
+    at = lambda seconds_at_8: {e: seconds_at_8 * e / 8 for e in (8, 16, 32, 64)}  # noqa: E731
+    assert chosen_budget({8: noisy, 16: clear, 32: clear}, at(CHAPTERS["4"].seconds_at_8)) == 16
+    assert chosen_budget({8: noisy, 16: noisy, 32: clear, 64: clear}, at(99)) is None  # 32 epochs: over 360 s
+    assert chosen_budget({8: noisy, 16: noisy, 32: clear, 64: clear}, at(11)) == 32  # chapter 5 is quick
+    assert chosen_budget({12: clear, 25: clear}, {12: 300, 25: 200}, max_seconds=240) == 25  # the time is a bound
+
+
+def test_chapter_4_at_128_px_projects_its_time_from_its_runs_training_times():
+    """results/book/ch4_128_rule.md: AE + DAAD training seconds at the budget, mean over seeds, + 20 s."""
+    from experiments import book_defaults as grid
+
+    chapter = grid.CHAPTERS["4-128"]
+    runs = {(m, s, 25): {"train_wall_time_s": (30.0 if m == "ae" else 90.0) + s} for m in ("ae", "daad") for s in grid.SEEDS}
+    assert grid.projected_seconds(chapter, runs, 25) == pytest.approx(20 + 31 + 91)
+    assert grid.projected_seconds(grid.CHAPTERS["4"], runs, 16) == pytest.approx(99 * 2)
 
 
 def test_chapter_5s_effect_is_fused_minus_reconstruction_score_of_the_same_daad_plus_run(tmp_path, monkeypatch):
@@ -126,7 +138,7 @@ def test_chapter_5s_effect_is_fused_minus_reconstruction_score_of_the_same_daad_
                         tmp_path / f"{chapter.folder}-{data}-{model}-{seed}-{epochs}.json")
     written = {}
     monkeypatch.setattr(grid, "write_outputs", lambda protocol, stem, report, markdown: written.update({stem: report}))
-    chapter = grid.CHAPTERS[5]
+    chapter = grid.CHAPTERS["5"]
     for seed in grid.SEEDS:
         for epochs in grid.BUDGETS:
             fused_gain = 0.05 if epochs >= 32 else (0.1 if seed == 0 else -0.06)  # clear from 32 epochs on
