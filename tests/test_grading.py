@@ -32,7 +32,8 @@ import grading  # noqa: E402
 import student_copies  # noqa: E402
 
 CHAPTERS = sorted(path.stem for path in (ROOT / "notebooks").glob("*.ipynb"))
-TINY = {"DAAD_BOOK_IMAGE_SIZE": "32", "DAAD_BOOK_EPOCHS": "1", "DAAD_BOOK_TOY_STEPS": "10"}
+TINY = {"DAAD_BOOK_IMAGE_SIZE": "32", "DAAD_BOOK_EPOCHS": "1", "DAAD_BOOK_TOY_STEPS": "10",
+        "DAAD_BOOK_HEADLINE_SIZE": "32", "DAAD_BOOK_HEADLINE_EPOCHS": "1"}
 
 
 @pytest.fixture(scope="module")
