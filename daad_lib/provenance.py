@@ -17,10 +17,25 @@ from pathlib import Path
 import torch
 
 
+_PINNED_COMMIT: str | None = None  # pin_commit(): the tree as the command started
+
+
+def pin_commit() -> str:
+    """Record the commit now, at a command's start, and answer every later :func:`git_commit` of
+    this process with it: the code that ran is the code at the start, and the files the command
+    itself writes (a table's figure before its JSON) must not mark its own record ``+dirty``."""
+    global _PINNED_COMMIT
+    _PINNED_COMMIT = None
+    _PINNED_COMMIT = git_commit()
+    return _PINNED_COMMIT
+
+
 def git_commit() -> str:
     """The current commit of this repository (``+dirty`` when files changed), else
     ``$DAAD_GIT_COMMIT`` (set it for a copy of the tree without its .git, such as the GPU
-    machine's), else "unknown"."""
+    machine's), else "unknown". After :func:`pin_commit`, the pinned value."""
+    if _PINNED_COMMIT is not None:
+        return _PINNED_COMMIT
     repo = Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,

@@ -23,7 +23,7 @@ from daad_lib import run as pipeline
 from daad_lib.config import BLOCK_RATES, PRESETS, ModelConfig, make_config
 from daad_lib.data import CHANNELS, resolve_data_dir
 from daad_lib.evaluate import metrics_from_scores, score_dataset
-from daad_lib.provenance import check_rerunnable, results_info
+from daad_lib.provenance import check_rerunnable, pin_commit, results_info
 from daad_lib.run import Trained
 from daad_lib.train import TrainConfig
 
@@ -291,6 +291,7 @@ def parse_args(doc: str, extra=None):
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    pin_commit()  # every record of this command names the tree it started from
     return args
 
 

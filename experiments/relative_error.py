@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from scipy.stats import spearmanr
 
+from daad_lib.data import MAGNETIC_TILE
 from daad_lib.metrics import image_auroc
 from daad_lib.provenance import results_info
 from daad_lib.run import build_split
@@ -35,8 +36,8 @@ RUNS = ROOT / "results" / "cpu2" / "runs"
 GROUPS = {  # (dataset, model) -> the run files' glob: the rule's groups
     ("bottle", "ae"): "curve-mvtec-bottle-ae-curve-seed*-ep0100.json",
     ("bottle", "daad"): "curve-mvtec-bottle-daad-curve-seed*-ep0100.json",
-    ("magnetic_tile", "ae"): "mvtec-magnetic_tile-ae-seed*.json",
-    ("magnetic_tile", "daad"): "mvtec-magnetic_tile-daad-cosine-seed?.json",
+    (MAGNETIC_TILE, "ae"): f"mvtec-{MAGNETIC_TILE}-ae-seed*.json",
+    (MAGNETIC_TILE, "daad"): f"mvtec-{MAGNETIC_TILE}-daad-cosine-seed?.json",
 }
 GAIN_TILE, LOSS_BOTTLE, RHO = 0.03, 0.01, 0.5  # the rule's thresholds
 
@@ -74,10 +75,10 @@ def main() -> None:
                                      "rho_normal": mean("rho_normal"), "auroc_r": mean("auroc_r"),
                                      "auroc_relative": mean("auroc_relative"),
                                      "gain": mean("auroc_relative") - mean("auroc_r")}
-    tile_gains = [rows[f"magnetic_tile/{m}"]["gain"] for m in ("ae", "daad")]
+    tile_gains = [rows[f"{MAGNETIC_TILE}/{m}"]["gain"] for m in ("ae", "daad")]
     bottle_gains = [rows[f"bottle/{m}"]["gain"] for m in ("ae", "daad")]
     adopt = min(tile_gains) >= GAIN_TILE and min(bottle_gains) >= -LOSS_BOTTLE
-    contrast = min(rows[f"magnetic_tile/{m}"]["rho_normal"] for m in ("ae", "daad")) >= RHO
+    contrast = min(rows[f"{MAGNETIC_TILE}/{m}"]["rho_normal"] for m in ("ae", "daad")) >= RHO
     lines = ["# T1: R(x) against the input's own variance (protocol 2, 128 px; rule: relative_error_rule.md)", "",
              "| data | model | seeds | ρ(R, Var) on normal images | AUROC of R(x) | AUROC of R(x)/Var(x) | gain |",
              "|---|---|---|---|---|---|---|"]

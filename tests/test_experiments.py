@@ -252,3 +252,17 @@ def test_image_scores_average_seeds_within_a_class_then_classes_and_refuse_a_con
     assert row["min_seeds_per_subset"] == 1 and "not applied" in rule_status([row])
     with pytest.raises(ValueError, match="second, different run"):
         gather(paths + [run("d", "class1", 0, (0.5, 0.5, 0.5))])
+
+
+def test_a_commands_records_name_the_commit_it_started_from(monkeypatch):
+    """pin_commit: once a command has started, the files it writes itself (a table's figure before
+    its JSON) must not turn its record's commit into '+dirty'."""
+    from daad_lib import provenance
+
+    monkeypatch.setattr(provenance, "_PINNED_COMMIT", None)
+    monkeypatch.setattr(provenance.subprocess, "run", lambda *a, **k: type("R", (), {"stdout": "abc123\n"})())
+    assert provenance.pin_commit() == "abc123+dirty"  # the fake status is non-empty: dirty at the start
+    monkeypatch.setattr(provenance.subprocess, "run", lambda *a, **k: type("R", (), {"stdout": "def456\n"})())
+    assert provenance.git_commit() == "abc123+dirty"  # what changes later does not change the record
+    monkeypatch.setattr(provenance, "_PINNED_COMMIT", None)
+    assert provenance.git_commit() == "def456+dirty"
