@@ -29,7 +29,7 @@ from daad_lib.metrics import image_auroc
 from daad_lib.provenance import results_info
 from daad_lib.run import build_split
 
-from .common import ROOT, data_spec, parse_args
+from .common import ROOT, data_spec, parse_args, subset_location
 
 OUT = ROOT / "results" / "texture"
 RUNS = ROOT / "results" / "cpu2" / "runs"
@@ -63,7 +63,8 @@ def main() -> None:
         runs = [json.loads(p.read_text()) for p in sorted(RUNS.glob(pattern))]
         runs = [r for r in runs if r.get("image_size") == 128 and "recon" in r]
         if dataset not in test_sets:
-            test_set = build_split(data_spec("mvtec", 128, args.data_dir, dataset), "test")
+            where = subset_location(dataset, args.data_dir)
+            test_set = build_split(data_spec("mvtec", 128, where["data_dir"], where["category"]), "test")
             test_sets[dataset] = (test_set, input_variance(test_set))
         test_set, variance = test_sets[dataset]
         for run in runs:
