@@ -90,7 +90,7 @@ def main() -> None:
                      f"{row['auroc_relative']:.3f} | {row['gain']:+.3f} |")
     lines += ["", "Means over the seeds. Readings by the rule:",
               f"1. Spearman's ρ ≥ {RHO} on magnetic tile for both models: **{'yes' if contrast else 'no'}** "
-              f"({'the normal tiles error follows their contrast' if contrast else 'not shown'}).",
+              f"({'the normal tiles' error follows their contrast' if contrast else 'not shown'}).",
               f"2. R(x)/Var(x) gains ≥ +{GAIN_TILE} on magnetic tile for both models and loses ≤ {LOSS_BOTTLE} on "
               f"bottle for either: **{'yes: a labelled scoring option' if adopt else 'no: a negative result, kept here'}**."]
     report = {**results_info(), "what": "T1: the relative error R(x)/Var(x) on the committed protocol-2 runs",
