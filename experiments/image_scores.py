@@ -40,6 +40,10 @@ def budget_of(run: dict) -> int | None:
     return run.get("epoch") or run.get("epochs")
 
 
+# runs of the DCAE recipe whose weight decay was not the recipe's (results/dcae/observations.md)
+DECAY_LABELS = {"runs_strong_decay": " (decay 5x)", "runs_weak_decay": " (decay 1/4)"}
+
+
 def gather(paths) -> dict:
     """{(protocol, dataset, epochs, model): {subset: {seed: {rule: AUROC}}}} from run files."""
     groups = defaultdict(lambda: defaultdict(dict))
@@ -52,8 +56,7 @@ def gather(paths) -> dict:
         model = run.get("variant") or run["name"].split("-")[2]  # mvtec-<subset>-<variant>-...
         flipped_digits = dataset in ("mnist", "cifar10") and (run.get("flips") or path.parent.name == "runs_flipped")
         protocol = run.get("protocol", path.parent.parent.name) + (" (flips)" if flipped_digits else "")  # MVTec always flips
-        if path.parent.name == "runs_strong_decay":  # the DCAE recipe's decay unscaled (results/dcae/observations.md)
-            protocol += " (decay 20x)"
+        protocol += DECAY_LABELS.get(path.parent.name, "")  # the DCAE recipe's decay off its value
         key = (protocol, dataset, budget_of(run), model)
         group = groups[key][subset]
         if run["seed"] in group and group[run["seed"]] != scores:
