@@ -54,6 +54,8 @@ def gather(paths) -> dict:
             continue
         dataset, subset = dataset_of(run)
         model = run.get("variant") or run["name"].split("-")[2]  # mvtec-<subset>-<variant>-...
+        if run.get("tag") and run.get("protocol") == "dcae":  # a diagnostic's change (dcae_diagnose), its own row
+            model += f" ({run['tag']})"
         flipped_digits = dataset in ("mnist", "cifar10") and (run.get("flips") or path.parent.name == "runs_flipped")
         protocol = run.get("protocol", path.parent.parent.name) + (" (flips)" if flipped_digits else "")  # MVTec always flips
         protocol += DECAY_LABELS.get(path.parent.name, "")  # the DCAE recipe's decay off its value
