@@ -165,6 +165,9 @@ def test_dcae_pending_lists_the_unstored_runs_in_their_fixed_order(tmp_path, mon
     assert dcae.pending(["mnist"], [0, 1], ["dcae", "ae"], [0, 1]) == [
         ("mnist", 0, "dcae", 0), ("mnist", 1, "dcae", 0), ("mnist", 0, "ae", 0),
         ("mnist", 0, "dcae", 1), ("mnist", 1, "dcae", 1), ("mnist", 0, "ae", 1), ("mnist", 1, "ae", 1)]
+    (tmp_path / "dcae" / "runs" / "mnist-class0-ae-lr1e-3-seed0.json").write_text("{}")  # judging_rule.md's rate
+    assert dcae.pending(["mnist"], [0], ["ae"], [0], dcae.lr_tag(1e-3)) == []
+    assert dcae.pending(["mnist"], [1], ["ae"], [0], dcae.lr_tag(1e-3)) == [("mnist", 1, "ae", 0)]
 
 
 def test_dcae_diagnostics_read_their_runs_by_the_rules_written_before_them(monkeypatch, tmp_path):
