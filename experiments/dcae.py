@@ -30,7 +30,7 @@ from daad_lib.train import weight_decay_for_summed_loss
 from .common import CHANNELS, PROTOCOLS, fmt, mean_std, parse_args, results_dir, run_name, run_once, write_outputs
 
 PROTOCOL = "dcae"
-PUBLISHED_DCAE = DCAE_ONE_CLASS  # Deep SVDD Table 1 (still to check against its PDF)
+PUBLISHED_DCAE = DCAE_ONE_CLASS  # Deep SVDD Table 1, checked against its PDF (recipe.md)
 NAMES = {"ae": "AE", "memae": "MemAE*", "daad": "DAAD", "daad_plus": "DAAD+",
          "dcae": "DCAE network (ours)"}  # "dcae": Deep SVDD's own network, the recipe's architecture run
 
