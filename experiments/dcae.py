@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from daad_lib.published import DCAE_ONE_CLASS
 
@@ -89,9 +90,14 @@ def converged(run: dict, ae_run: dict | None = None) -> bool:
     return run.get("variant") == "daad_plus" and ae_run is not None and rec <= 2 * ae_run["final_losses"]["rec"]
 
 
-def stored_run(dataset: str, variant: str, normal_class: int, seed: int, tag: str = "") -> dict | None:
-    """A run's stored result, or None: read only, never trained."""
-    path = results_dir(PROTOCOL) / "runs" / f"{run_name(dataset, f'class{normal_class}', variant, seed, tag)}.json"
+def run_file(dataset: str, normal_class: int, variant: str, seed: int, tag: str = "") -> Path:
+    """Where a run's result is stored, ``results/dcae/runs/<name>.json``."""
+    return results_dir(PROTOCOL) / "runs" / f"{run_name(dataset, f'class{normal_class}', variant, seed, tag)}.json"
+
+
+def stored_ae_run(dataset: str, normal_class: int, seed: int, tag: str = "") -> dict | None:
+    """Our AE's stored run at the same class, seed and tag (DAAD+'s reference in :func:`converged`), or None."""
+    path = run_file(dataset, normal_class, "ae", seed, tag)
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -130,7 +136,7 @@ def pending(datasets: list[str], classes: list[int], variants: list[str], seeds:
     """The runs without a stored result, in the order they are due: (dataset, class, variant, seed)."""
     return [(dataset, c, variant, seed) for seed in seeds for variant in variants for dataset in datasets
             for c in classes
-            if not (results_dir(PROTOCOL) / "runs" / f"{run_name(dataset, f'class{c}', variant, seed, tag)}.json").exists()]
+            if not run_file(dataset, c, variant, seed, tag).exists()]
 
 
 def marked(row: dict, normal_class: int, n_seeds: int) -> str:
@@ -153,12 +159,14 @@ def main() -> None:
             per_class, all_runs, every_run, not_converged, done = {}, {}, [], [], []
             for normal_class in args.classes:
                 runs = [one_run(dataset, variant, normal_class, seed, args) for seed in seeds]
-                counted = [run for run in runs if run and converged(
-                    run, stored_run(dataset, "ae", normal_class, run["seed"], lr_tag(args.lr)))]
+                finished = [run for run in runs if run]
+                counts = [converged(run, stored_ae_run(dataset, normal_class, run["seed"], lr_tag(args.lr))
+                                    if variant == "daad_plus" else None) for run in finished]
+                counted = [run for run, ok in zip(finished, counts) if ok]
                 not_converged += [{"class": normal_class, "seed": run["seed"], "final_rec": run["final_losses"]["rec"],
-                                   "image_auroc": run["image_auroc"]} for run in runs if run and run not in counted]
+                                   "image_auroc": run["image_auroc"]} for run, ok in zip(finished, counts) if not ok]
                 per_class[normal_class] = mean_std([run["image_auroc"] for run in counted])
-                all_runs[normal_class] = mean_std([run["image_auroc"] for run in runs if run])
+                all_runs[normal_class] = mean_std([run["image_auroc"] for run in finished])
                 every_run += counted
                 if all(runs) and counted:  # every seed ran, and at least one converged
                     done.append(normal_class)
