@@ -32,6 +32,8 @@ from daad_lib.train import weight_decay_for_summed_loss
 from .common import CHANNELS, PROTOCOLS, fmt, mean_std, parse_args, results_dir, run_name, run_once, write_outputs
 
 PROTOCOL = "dcae"
+VERDICT_SEEDS = 3  # judging_rule.md: seeds 0, 1, 2
+BEATS_BY = 0.02  # judging_rule.md's verdict: "DAAD beats the AE" needs a paired mean of at least this, above its sd
 CONVERGED_REC = 0.003  # judging_rule.md (amended 2026-12-07): a run counts only if its final L_rec is at most this
 PUBLISHED_DCAE = DCAE_ONE_CLASS  # Deep SVDD Table 1, checked against its PDF (recipe.md)
 NAMES = {"ae": "AE", "memae": "MemAE*", "daad": "DAAD", "daad_plus": "DAAD+",
@@ -139,6 +141,47 @@ def pending(datasets: list[str], classes: list[int], variants: list[str], seeds:
             if not run_file(dataset, c, variant, seed, tag).exists()]
 
 
+def paired_with_ae(counted: dict[tuple[int, int], float], ae_counted: dict[tuple[int, int], float],
+                   classes: list[int], seeds: list[int]) -> dict:
+    """judging_rule.md's reading of "model − AE": paired by class and seed over the runs of both that
+    count (:func:`converged`); for each seed the mean over its paired classes, then the mean ± sd of
+    those per-seed means. ``counted`` maps (class, seed) to image AUROC.
+
+    The verdict is given only on a complete table of at least :data:`VERDICT_SEEDS` seeds (every
+    class paired at every seed): "beats" the mean is at least :data:`BEATS_BY` and larger than its sd over the seeds.
+
+    >>> ae = {(c, s): 0.90 for c in (0, 1) for s in (0, 1, 2)}
+    >>> daad = {(c, s): 0.93 + 0.01 * s for c in (0, 1) for s in (0, 1, 2)}
+    >>> row = paired_with_ae(daad, ae, [0, 1], [0, 1, 2])
+    >>> [round(d, 3) for d in row["per_seed"]], round(row["mean"], 3), row["verdict"]
+    ([0.03, 0.04, 0.05], 0.04, 'beats the AE')
+    >>> paired_with_ae({(0, 0): 0.95}, {(0, 0): 0.90, (1, 0): 0.9}, [0, 1], [0])["verdict"]
+    'incomplete: 1 of 2 class-seed pairs'
+    >>> paired_with_ae({(0, 0): 0.95}, {(0, 0): 0.90}, [0], [0])["verdict"]
+    'none: the verdict needs 3 seeds, this table has 1'
+    """
+    per_seed, seeds_paired, pairs = [], [], 0
+    for seed in seeds:
+        differences = [counted[c, seed] - ae_counted[c, seed] for c in classes
+                       if (c, seed) in counted and (c, seed) in ae_counted]
+        pairs += len(differences)
+        if differences:
+            per_seed.append(sum(differences) / len(differences))
+            seeds_paired.append(seed)
+    stat = mean_std(per_seed)
+    wanted = len(classes) * len(seeds)
+    if pairs < wanted:
+        verdict = f"incomplete: {pairs} of {wanted} class-seed pairs"
+    elif len(seeds) < VERDICT_SEEDS:
+        verdict = f"none: the verdict needs {VERDICT_SEEDS} seeds, this table has {len(seeds)}"
+    elif stat["mean"] >= BEATS_BY and stat["mean"] > stat["std"]:
+        verdict = "beats the AE"
+    else:
+        verdict = "does not beat the AE"
+    return {"seeds": seeds_paired, "per_seed": per_seed, "pairs": pairs, "pairs_wanted": wanted,
+            "verdict": verdict, **stat}
+
+
 def marked(row: dict, normal_class: int, n_seeds: int) -> str:
     """A table cell's note when some of its runs did not converge: " (1 of 3 converged)"."""
     left_out = sum(r["class"] == normal_class for r in row["not_converged"])
@@ -153,16 +196,17 @@ def main() -> None:
         for due in pending(args.datasets, args.classes, args.variants, seeds, lr_tag(args.lr)):
             print(*due)
         return
-    rows = {}
+    rows, counted_by_variant = {}, {}
     for dataset in args.datasets:
         for variant in args.variants:
-            per_class, all_runs, every_run, not_converged, done = {}, {}, [], [], []
+            per_class, all_runs, every_run, not_converged, done, counted_runs = {}, {}, [], [], [], {}
             for normal_class in args.classes:
                 runs = [one_run(dataset, variant, normal_class, seed, args) for seed in seeds]
                 finished = [run for run in runs if run]
                 counts = [converged(run, stored_ae_run(dataset, normal_class, run["seed"], lr_tag(args.lr))
                                     if variant == "daad_plus" else None) for run in finished]
                 counted = [run for run, ok in zip(finished, counts) if ok]
+                counted_runs.update({(normal_class, run["seed"]): run["image_auroc"] for run in counted})
                 not_converged += [{"class": normal_class, "seed": run["seed"], "final_rec": run["final_losses"]["rec"],
                                    "image_auroc": run["image_auroc"]} for run, ok in zip(finished, counts) if not ok]
                 per_class[normal_class] = mean_std([run["image_auroc"] for run in counted])
@@ -179,11 +223,15 @@ def main() -> None:
                 "published_dcae_mean_same_classes": (sum(PUBLISHED_DCAE[dataset][c] for c in done) / len(done)
                                                      if done else None),
                 "by_image_score": by_image_score(every_run)}
+            counted_by_variant[dataset, variant] = counted_runs
         ae = rows[dataset].get("ae")
         for variant, row in rows[dataset].items():  # our AE on each model's complete classes: the paired reading
             same = [c for c in row["classes_complete"] if ae and c in ae["classes_complete"]]
             row["ae_mean_same_classes"] = (sum(ae["per_class"][str(c)]["mean"] for c in same) / len(same)
                                            if same and len(same) == len(row["classes_complete"]) else None)
+            if ae and variant != "ae":
+                row["minus_ae_paired"] = paired_with_ae(counted_by_variant[dataset, variant],
+                                                        counted_by_variant[dataset, "ae"], args.classes, seeds)
     at = f", Adam at {args.lr:g} for every model (judging_rule.md)" if args.lr is not None else ""
     lines = [f"# Table 2 under Deep SVDD's DCAE recipe{at} (image AUROC, seeds {seeds})", ""]
     for dataset, models in rows.items():
@@ -200,6 +248,11 @@ def main() -> None:
                          + (f"; published DCAE on the same classes {published:.3f}" if published else "")
                          + (f"; our AE on the same classes {row['ae_mean_same_classes']:.3f}"
                             if v != "ae" and row["ae_mean_same_classes"] is not None else ""))
+            paired = row.get("minus_ae_paired")
+            if paired and paired["pairs"]:
+                lines.append(f"  {NAMES[v]} − AE, paired by class and seed (judging_rule.md): "
+                             f"{fmt(paired)} over seeds {paired['seeds']} ("
+                             + ", ".join(f"{d:+.3f}" for d in paired["per_seed"]) + f"); verdict: {paired['verdict']}.")
             if row["not_converged"]:
                 lines.append(f"  Not converged (final L_rec above {CONVERGED_REC}; judging_rule.md), reported and left "
                              "out of the means: " + "; ".join(

@@ -300,3 +300,33 @@ def test_dcae_tables_report_a_run_that_did_not_converge_and_leave_it_out_of_the_
     assert row["mean_over_classes"]["mean"] == pytest.approx((0.918 + 0.98) / 2)
     assert "(1 of 3 converged)" in written["text"] and "class 5 seed 0 (L_rec 0.0273" in written["text"]
     json.dumps(written["report"])  # the record stays JSON
+
+
+def test_dcae_tables_pair_a_model_with_the_ae_by_class_and_seed_and_judge_only_a_complete_table(monkeypatch):
+    """judging_rule.md: model − AE is paired by class and seed over the runs that count, averaged over
+    classes per seed, then mean ± sd over seeds; "beats" needs >= 0.02 above the sd, on every pair."""
+    from experiments import dcae
+
+    def run(variant, c, seed):
+        auroc = 0.90 + 0.01 * c + (0.03 + 0.01 * seed if variant == "daad" else 0.0)
+        rec = 0.01 if (variant, c, seed) == ("daad", 1, 2) else 0.001  # one DAAD run did not converge
+        return {"name": f"{variant}-{c}-{seed}", "variant": variant, "seed": seed,
+                "final_losses": {"rec": rec}, "image_auroc": auroc}
+
+    monkeypatch.setattr(dcae, "one_run", lambda dataset, variant, c, seed, args: run(variant, c, seed))
+    written = {}
+    monkeypatch.setattr(dcae, "write_outputs", lambda protocol, name, report, text: written.update(report=report, text=text))
+    monkeypatch.setattr("sys.argv", ["dcae", "--datasets", "mnist", "--classes", "0", "1", "--seeds", "0", "1", "2",
+                                     "--variants", "ae", "daad", "--cached-only"])
+    dcae.main()
+    paired = written["report"]["rows"]["mnist"]["daad"]["minus_ae_paired"]
+    assert paired["per_seed"] == pytest.approx([0.03, 0.04, 0.05])
+    assert paired["pairs"] == 5 and paired["verdict"] == "incomplete: 5 of 6 class-seed pairs"
+    assert "DAAD − AE, paired by class and seed" in written["text"]
+    assert "minus_ae_paired" not in written["report"]["rows"]["mnist"]["ae"]
+
+    assert dcae.paired_with_ae({(0, s): 0.915 for s in range(3)}, {(0, s): 0.90 for s in range(3)}, [0],
+                               [0, 1, 2])["verdict"] == "does not beat the AE"  # +0.015 < 0.02
+    noisy = dcae.paired_with_ae({(0, 0): 0.93, (0, 1): 0.99, (0, 2): 0.90}, {(0, s): 0.90 for s in range(3)},
+                                [0], [0, 1, 2])  # +0.04 ± 0.046: inside its spread
+    assert noisy["verdict"] == "does not beat the AE"
