@@ -110,8 +110,18 @@ def cmd_train(args) -> dict:
               + (f" on {info['processes']} processes" if info["processes"] > 1 else "")
               + f"; checkpoint: {out / 'checkpoint.pt'}"
               + (f"\ndecision threshold A(x) >= {decision['threshold']:.4f}: {decision['rule']}" if decision else
-                 "\nno decision threshold stored (--validation-ratio 0): pass --threshold to `daad score`"))
+                 "\nno decision threshold stored (--validation-ratio 0): pass --threshold to `daad score`")
+              + few_held_out_note(decision))
     return info
+
+
+def few_held_out_note(decision: dict | None) -> str:
+    """A warning when the label-free threshold's quantile rests on too few held-out images to mean it."""
+    if not decision or decision["num_images"] * (1 - decision["quantile"]) >= 1:
+        return ""
+    return (f"\nwarning: the {decision['quantile']:g} quantile of only {decision['num_images']} held-out image(s) is about "
+            f"their largest score, so expect more than {1 - decision['quantile']:.0%} of normal images above it: hold "
+            f"out more normal images (--validation-ratio), or set a --threshold for `daad score`")
 
 
 METRIC_NAMES = {"image_auroc": "image AUROC", "image_f1_max": "F1-max", "image_aupr": "AUPR",
@@ -136,9 +146,9 @@ def cmd_eval(args) -> dict:
             f"{name} {row['image_auroc']:.3f} ({row['num_images']})" for name, row in results["by_defect_type"].items()))
     if "decision" in results:
         decision = results["decision"]
-        decision_path = out.with_name(DECISION_NAME)
+        decision_path = Path(args.checkpoint).with_name(DECISION_NAME)  # where `daad score` reads it
         atomic_write_text(decision_path, json.dumps({**run_info(), "checkpoint": str(args.checkpoint),
-                                                     **decision}, indent=2) + "\n")
+                                                     "epochs": state["epoch"], **decision}, indent=2) + "\n")
         flagged = decision["flagged"]
         print(f"wrote the F1-max threshold A(x) >= {decision['threshold']:.4f} to {decision_path} "
               f"(F1 {decision['f1_on_test']:.3f} on this test set: it uses the test labels, so "
@@ -185,10 +195,25 @@ def score_threshold(args, detector: Detector) -> tuple[float | None, str | None]
         if not path.is_file():
             raise FileNotFoundError(f"--threshold-from test needs {path}: run `daad eval {args.checkpoint}` first")
         decision = json.loads(path.read_text())
+        check_decision_current(decision, detector, path)
         return decision["threshold"], decision["rule"]
     if detector.decision is None:
         return None, None
     return detector.decision["threshold"], detector.decision["rule"]
+
+
+def check_decision_current(decision: dict, detector: Detector, path: Path) -> None:
+    """Refuse an F1-max threshold that ``daad eval`` computed for another state of the run (a
+    resumed run's weights and score range, or another γ): applied to this one it would be a
+    threshold on another scale."""
+    if decision.get("gamma") != detector.config.gamma:
+        raise ValueError(f"{path} holds a threshold on A(x) at γ = {decision.get('gamma')} (daad eval --gamma), but "
+                         f"daad score fuses A(x) at the model's γ = {detector.config.gamma}: run `daad eval` again "
+                         f"without --gamma")
+    if decision.get("score_ranges") != detector.score_stats:
+        made = f" at epoch {decision['epochs']}" if "epochs" in decision else ""
+        raise ValueError(f"{path} was made by `daad eval`{made}, before the checkpoint was trained further (its score "
+                         f"range differs): its threshold belongs to the old weights; run `daad eval` again")
 
 
 def check_score_inputs(args) -> Path:
@@ -394,6 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"daad {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        resume = (" A run folder keeps its last finished epoch in checkpoint.pt: give the same command with "
+                  "--resume to continue." if args.command == "train" else "")
+        print(f"\ndaad {args.command}: interrupted.{resume}", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -38,6 +38,7 @@ from .config import ModelConfig, make_config  # noqa: F401 (make_config: the doc
 from .data import build_dataset
 from .data.cache import in_memory
 from .data.common import held_out
+from .data.folder import FolderLayoutError, check_unchanged, folder_contents
 from .evaluate import normal_range, normal_threshold, score_dataset
 from .models import Detector
 from .provenance import run_info
@@ -52,11 +53,39 @@ def build_split(spec: dict, split: str, data_dir: str | None = None) -> Dataset:
     """The train or test split a dataset spec describes (the same split every time; the
     validation share is taken out of "train" by :func:`split_off_validation`)."""
     if spec["name"] == "folder":
+        if spec.get("contents"):  # runs made before the contents were recorded are not checked
+            check_unchanged(spec["contents"], folder_contents(**{name: spec[name] for name in FOLDER_DIRS}))
         return build_dataset("folder", split, spec["image_size"], channels=spec["channels"],
                              normal_split_ratio=spec["normal_split_ratio"], seed=spec["split_seed"],
                              **{name: spec[name] for name in FOLDER_DIRS})
     return build_dataset(spec["name"], split, spec["image_size"], data_dir or spec.get("data_dir"),
                          spec.get("category"), spec.get("normal_class") or 0, spec.get("preprocessing", "range"))
+
+
+def with_folder_contents(spec: dict) -> dict:
+    """A folder spec with what its folders hold now (:func:`daad_lib.data.folder.folder_contents`),
+    so that ``daad eval`` and ``--resume`` can refuse a folder whose images changed since."""
+    if spec["name"] != "folder":
+        return spec
+    return {**spec, "contents": folder_contents(**{name: spec[name] for name in FOLDER_DIRS})}
+
+
+def check_out_outside_data(out: Path, spec: dict) -> None:
+    """A run folder inside a data folder would be read as images by the next eval or resume."""
+    for name in FOLDER_DIRS if spec["name"] == "folder" else ():
+        if spec.get(name) and out.expanduser().resolve().is_relative_to(Path(spec[name]).expanduser().resolve()):
+            raise FolderLayoutError(f"--out {out} lies inside {name} {spec[name]}: its checkpoint would be taken "
+                                    f"for an image of that folder; give an --out outside the data folders")
+
+
+def check_evaluable(test_set: Dataset, tc: TrainConfig) -> None:
+    """``eval_every`` needs a test set with normal and anomalous images: say so before training."""
+    labels = set(getattr(test_set, "labels", None) or ())
+    if tc.eval_every and labels and len(labels) < 2:
+        kind = "normal" if labels == {0} else "anomalous"
+        raise ValueError(f"eval_every (--eval-every {tc.eval_every}) computes the test AUROC, but the test set "
+                         f"holds only {kind} images: give defective images (--abnormal-dir) and normal test "
+                         f"images (a --normal-split-ratio above 0 or --normal-test-dir), or drop --eval-every")
 
 
 def split_off_validation(dataset: Dataset, ratio: float, seed: int = 0) -> tuple[Dataset, Dataset | None]:
@@ -120,12 +149,17 @@ def train_run(config: ModelConfig, spec: dict, tc: TrainConfig, out: str | Path,
     rank 0 alone claims and writes the folder."""
     out = Path(out)
     main = distributed.world().main
+    check_out_outside_data(out, spec)
     with rundir.claim(out) if main else nullcontext():
         if main:
-            rundir.prepare(out, resume, overwrite)
+            rundir.prepare(out, resume, overwrite, clear=False)  # the checks; the old run stays until the data is read
+        spec = with_folder_contents(spec)
         full_train = build_split(spec, "train")
         test_set = build_split(spec, "test")
         check_readable(full_train, test_set)  # a bad file fails now, not after the last epoch
+        check_evaluable(test_set, tc)
+        if main:
+            rundir.prepare(out, resume, overwrite)  # --overwrite removes the old run only now
         spec = with_actual_category(spec, full_train)
         train_set, validation = split_off_validation(full_train, spec.get("validation_ratio", 0.0))
         if tc.num_workers == 0:

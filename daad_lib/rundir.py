@@ -110,9 +110,12 @@ def run_files(out: Path) -> list[Path]:
     return sorted({path for pattern in RUN_FILES for path in out.glob(pattern)})
 
 
-def prepare(out: str | Path, resume: bool, overwrite: bool) -> None:
+def prepare(out: str | Path, resume: bool, overwrite: bool, clear: bool = True) -> None:
     """Make ``out`` ready for a run: a new run needs an empty folder (or ``overwrite``, which
-    removes the old run's files); ``resume`` needs the run's checkpoint."""
+    removes the old run's files); ``resume`` needs the run's checkpoint. With ``clear=False``
+    only the checks run: :func:`daad_lib.run.train_run` checks first, then the data, and removes
+    the old run only once the new one's data has been read (a typo in a data folder must not
+    cost the old run)."""
     out = Path(out)
     if resume and overwrite:
         raise RunFolderError("--resume continues the run in the folder, --overwrite replaces it: give one")
@@ -131,6 +134,8 @@ def prepare(out: str | Path, resume: bool, overwrite: bool) -> None:
     if foreign:
         raise RunFolderError(f"--overwrite removes only a run's own files, and {out} also holds "
                              f"{', '.join(path.name for path in foreign)}: give another --out")
+    if not clear:
+        return
     for path in run_files(out):
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 

@@ -42,6 +42,7 @@ from . import distributed, losses, rundir
 from .checkpoint import differences, load_checkpoint, restore_training, save_checkpoint, training_state
 from .config import make_config
 from .data import default_flips
+from .data.folder import check_unchanged
 from .data.cache import InMemory, in_memory
 from .device import PRECISIONS, autocast, resolve_precision, select_device
 from .evaluate import metrics_from_scores, score_dataset
@@ -399,12 +400,25 @@ def check_resumable(state: dict, tc: TrainConfig, dataset_spec: dict | None, che
     changed = differences({k: as_stored(stored[k]) for k in RECIPE_FIELDS},
                           {k: v for k, v in asdict(tc).items() if k in RECIPE_FIELDS})
     if dataset_spec and state.get("dataset"):
-        drop = lambda spec: {k: v for k, v in spec.items() if k != "data_dir"}
+        if state["dataset"].get("contents") and dataset_spec.get("contents"):  # a folder's images (run.py)
+            check_unchanged(state["dataset"]["contents"], dataset_spec["contents"])
+        drop = lambda spec: {k: v for k, v in spec.items() if k not in ("data_dir", "contents")}
         changed += differences(drop(state["dataset"]), drop(dataset_spec))
     if changed:
         raise ValueError(f"cannot resume {checkpoint}: its {state['epoch']} epochs were trained with other "
                          f"settings ({'; '.join(changed)}). Resume with the same settings, or start a new "
                          f"run (--overwrite or another --out)")
+
+
+def raise_for_single_image_batch(error: ValueError, batch: int, images: int, batch_size: int, image_size: int):
+    """Re-raise BatchNorm's "Expected more than 1 value per channel" (a batch of one image meeting
+    a 1 x 1 feature map) as what to change; any other error unchanged."""
+    if "more than 1 value per channel" not in str(error):
+        raise error
+    raise ValueError(f"a batch of {batch} image reached a 1 x 1 feature map of the {image_size} px model, where "
+                     f"BatchNorm needs at least 2 values per channel: use a --batch-size of 2 or more and a "
+                     f"number of training images that does not leave 1 in the last batch ({images} images in "
+                     f"batches of {batch_size}), or a larger --image-size") from None
 
 
 def with_data_flips(tc: TrainConfig, dataset: Dataset) -> TrainConfig:
@@ -473,7 +487,10 @@ def train_loop(detector: Detector, dataset: Dataset, tc: TrainConfig, out_dir: s
             x = batch["image"].to(dev)
             if tc.flips:  # drawn for the whole global batch, so any number of ranks flips alike
                 x = apply_flips(x, rank_share(draw_flips(global_size, random), rank, world_size, dim=1))
-            x_hat, logged = generator_step(detector, x, opt_g, precision, generator)
+            try:
+                x_hat, logged = generator_step(detector, x, opt_g, precision, generator)
+            except ValueError as error:
+                raise_for_single_image_batch(error, len(x), len(dataset), tc.batch_size, detector.config.image_size)
             if opt_d is not None:
                 logged["disc"] = discriminator_step(detector, x, x_hat, opt_d, precision, discriminator)
             logged = mean_over_ranks(logged)

@@ -120,16 +120,52 @@ def load_image(path: str | Path, image_size: int, channels: int) -> torch.Tensor
     return to_model_range(image_size, channels)(image)
 
 
-def load_mask(path: str | Path, image_size: int) -> torch.Tensor:
-    """A ground-truth mask as an (S, S) float tensor in {0, 1}, resized by nearest neighbour.
+def mask_values(path: Path) -> np.ndarray:
+    """A mask file's own values, (H, W): 16-bit and float masks unscaled (a 16-bit 0/1 mask stays
+    0/1), and a transparent mask whose colour is flat read from its alpha channel."""
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            if image.mode in HIGH_DEPTH_MODES:
+                return np.asarray(image, dtype=np.float64)
+            if "A" in image.getbands() or "transparency" in image.info:
+                rgba = np.asarray(image.convert("RGBA"))  # (H, W, 4)
+                colour, alpha = rgba[..., :3], rgba[..., 3]
+                if colour.min() == colour.max() and alpha.min() != alpha.max():  # drawn in alpha alone
+                    return alpha.astype(np.float64)
+            return np.asarray(image.convert("L"), dtype=np.float64)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise CorruptImageError(f"cannot read mask {path}: {error}") from error
 
-    A pixel is a defect when its grey value is above half the mask's largest value, so
-    0/255 masks (MVTec AD) and 0/1 masks both work.
-    """
-    grey = transforms.functional.pil_to_tensor(transforms.functional.resize(
-        open_image(Path(path), "L"), [image_size, image_size],
-        interpolation=transforms.InterpolationMode.NEAREST))[0].float()  # (S, S)
-    return (grey > grey.max() / 2).float()
+
+def binary_mask(values: np.ndarray) -> np.ndarray:
+    """Defect where a value is above half the mask's largest: 0/255 (MVTec AD) and 0/1 masks
+    alike, and a soft (anti-aliased or JPEG) edge split at its middle. (H, W) bool."""
+    return values > values.max() / 2 if values.max() > 0 else np.zeros(values.shape, dtype=bool)
+
+
+def load_mask(path: str | Path, image_size: int) -> torch.Tensor:
+    """A ground-truth mask as an (S, S) float tensor in {0, 1}, resized by nearest neighbour
+    (:func:`binary_mask` of :func:`mask_values`)."""
+    defect = Image.fromarray(binary_mask(mask_values(Path(path))).astype(np.uint8) * 255)  # mode "L"
+    resized = transforms.functional.resize(defect, [image_size, image_size],
+                                           interpolation=transforms.InterpolationMode.NEAREST)
+    return (transforms.functional.pil_to_tensor(resized)[0] > 0).float()  # (S, S)
+
+
+def check_mask(mask_path: Path, image_path: Path) -> None:
+    """Warn, naming the files, about a mask of a defective image that marks no pixel, or that holds
+    more than two values (a label map: only values above half the largest count as defect)."""
+    values = mask_values(mask_path)
+    if not binary_mask(values).any():
+        warnings.warn(f"mask {mask_path} of defective image {image_path} marks no defect pixel: its pixel "
+                      f"metrics count the image as defect-free; check the mask's encoding", stacklevel=3)
+        return
+    levels = np.unique(values)
+    if len(levels) > 2 and len(levels) <= 16:
+        warnings.warn(f"mask {mask_path} holds {len(levels)} values ({', '.join(f'{v:g}' for v in levels[:6])}"
+                      f"{' ...' if len(levels) > 6 else ''}), not two: only values above {values.max() / 2:g} "
+                      f"count as defect; save it as a 0/255 (or 0/1) mask if it is a label map", stacklevel=3)
 
 
 def held_out(count: int, ratio: float, seed: int) -> torch.Tensor:
@@ -180,7 +216,7 @@ class ImageFiles(Dataset):
         for path, _, mask_path in self.items:
             open_image(path, mode)
             if mask_path is not None:
-                open_image(mask_path, "L")
+                check_mask(mask_path, path)
                 if image_size_of(mask_path) != image_size_of(path):
                     warnings.warn(f"mask {mask_path} is {'x'.join(map(str, image_size_of(mask_path)))} px but "
                                   f"its image {path} is {'x'.join(map(str, image_size_of(path)))} px: "

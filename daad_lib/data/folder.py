@@ -25,6 +25,7 @@ for normal images).
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -68,18 +69,18 @@ def match_masks(images: list[Path], image_dir: Path, mask_dir: str | Path) -> li
         stem = mask_stem(relative.stem)
         by_path.setdefault((*relative.parent.parts, stem), []).append(mask)
         by_stem.setdefault(stem, []).append(mask)
-    masks, matched_by_stem = [], {}
+    masks, taken_by = [], {}
     for image in images:
         relative = image.relative_to(image_dir)
         found = by_path.get((*relative.parent.parts, image.stem))
         if not found:
             found = by_stem.get(image.stem, [])
-            if len(found) == 1 and found[0] in matched_by_stem:
-                raise FolderLayoutError(
-                    f"defective images {matched_by_stem[found[0]]} and {image} would both take mask "
-                    f"{found[0]} (matched by stem {image.stem!r} alone): put each mask in a sub-folder "
-                    f"named like its image's (e.g. {mask_dir / relative.parent / found[0].name})")
-            matched_by_stem.update({mask: image for mask in found})
+        if len(found) == 1 and found[0] in taken_by:  # by path (000.png and 000.jpg) or by stem alone
+            raise FolderLayoutError(
+                f"defective images {taken_by[found[0]]} and {image} would both take mask {found[0]}: "
+                f"every defective image needs its own mask, in a sub-folder of {mask_dir} named like its "
+                f"image's (e.g. {mask_dir / relative.parent / found[0].name}) and with its image's stem")
+        taken_by.update({mask: image for mask in found})
         if not found:
             raise FolderLayoutError(
                 f"no mask for defective image {image}: looked for {mask_dir / relative.parent}/"
@@ -90,6 +91,61 @@ def match_masks(images: list[Path], image_dir: Path, mask_dir: str | Path) -> li
                                     f"{', '.join(map(str, found))}")
         masks.append(found[0])
     return masks
+
+
+def folder_contents(**folders) -> dict:
+    """What each given folder holds: its number of images and a digest of their relative paths
+    and byte sizes. A run stores this (``daad_lib.run.with_folder_contents``) because its test
+    split is a seeded share of ``normal_dir``'s sorted files: one image added or removed
+    reshuffles it, and images the model trained on would be tested on.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.png").write_bytes(b"x")
+    >>> folder_contents(normal_dir=folder, abnormal_dir=None)["normal_dir"]["images"]
+    1
+    """
+    contents = {}
+    for role, folder in folders.items():
+        if folder is None:
+            continue
+        root = Path(folder).expanduser()
+        files = find_images(root, role)
+        listing = "".join(f"{path.relative_to(root).as_posix()}\t{path.stat().st_size}\n" for path in files)
+        contents[role] = {"images": len(files), "digest": hashlib.sha256(listing.encode()).hexdigest()[:16]}
+    return contents
+
+
+def check_unchanged(stored: dict, now: dict) -> None:
+    """Refuse a folder that holds other images than when its run was trained (see :func:`folder_contents`)."""
+    for role, then in stored.items():
+        current = now.get(role)
+        if current == then:
+            continue
+        change = (f"{then['images']} images then, {current['images']} now" if current and
+                  current["images"] != then["images"] else "as many images, but other names or file sizes")
+        raise FolderLayoutError(
+            f"{role} holds other images than when this run was trained ({change}): the test split, a seeded "
+            f"share of the sorted files, would no longer be the images training did not see (test metrics would "
+            f"count trained-on images), and a resumed run would train on other images. Put the folder back as it "
+            f"was, or train a new run (--overwrite or another --out)")
+
+
+NORMAL_NAMES = ("good", "ok", "normal")  # MVTec AD's test/good, and what other datasets call it
+
+
+def check_no_normal_type(images: list[Path], abnormal_dir: Path) -> None:
+    """Every image under ``abnormal_dir`` is counted as defective, so a sub-folder named like
+    MVTec AD's ``test/good`` (normal test images) is refused rather than counted as a defect type."""
+    named = sorted({path.relative_to(abnormal_dir).parts[0] for path in images
+                    if len(path.relative_to(abnormal_dir).parts) > 1
+                    and path.relative_to(abnormal_dir).parts[0].lower() in NORMAL_NAMES})
+    if named:
+        raise FolderLayoutError(
+            f"abnormal_dir {abnormal_dir} has a sub-folder {abnormal_dir / named[0]}: every image under abnormal_dir "
+            f"counts as defective, and a folder named {named[0]!r} usually holds normal images (MVTec AD's "
+            f"test/good). Give it as --normal-test-dir and the defect folders without it, or, for MVTec AD's "
+            f"layout, use --dataset mvtec")
 
 
 def check_disjoint(**folders) -> None:
@@ -171,5 +227,6 @@ class Folder(ImageFiles):
             return []
         abnormal_dir = Path(abnormal_dir).expanduser()
         images = find_images(abnormal_dir, "abnormal_dir")
+        check_no_normal_type(images, abnormal_dir)
         masks = match_masks(images, abnormal_dir, mask_dir) if mask_dir is not None else [None] * len(images)
         return [(image, 1, mask) for image, mask in zip(images, masks)]
