@@ -152,3 +152,14 @@ def test_train_warns_when_the_threshold_rests_on_too_few_held_out_images(tmp_pat
     assert train(tmp_path / "run") == 0
     printed = capsys.readouterr().out
     assert "warning: the 0.99 quantile of only" in printed and "--validation-ratio" in printed
+
+
+def test_a_test_folder_of_links_to_training_images_is_refused(tmp_path):
+    dirs = make_folders(tmp_path, masks=None)
+    del dirs["mask_dir"]
+    linked = tmp_path / "test_good"
+    linked.mkdir()
+    for path in sorted(dirs["normal_dir"].rglob("*.png"))[:2]:
+        (linked / path.name).symlink_to(path)
+    with pytest.raises(FolderLayoutError, match=r"same file as a train normal image"):
+        Folder(**dirs, normal_test_dir=linked, split="test", image_size=16)

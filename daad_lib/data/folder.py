@@ -131,6 +131,19 @@ def check_unchanged(stored: dict, now: dict) -> None:
             f"was, or train a new run (--overwrite or another --out)")
 
 
+def check_no_shared_files(**roles: list[Path]) -> None:
+    """No file may play two roles through a link (separate folders whose files link to the same
+    images): :func:`check_disjoint` compares the folders, this their resolved files."""
+    seen: dict[Path, str] = {}
+    for role, paths in roles.items():
+        for path in paths:
+            target = path.resolve()
+            if target in seen and seen[target] != role:
+                raise FolderLayoutError(f"{path} is the same file as a {seen[target].replace('_', ' ')} image "
+                                        f"({target}, through a link): it would be {role.replace('_', ' ')} too")
+            seen.setdefault(target, role)
+
+
 NORMAL_NAMES = ("good", "ok", "normal")  # MVTec AD's test/good, and what other datasets call it
 
 
@@ -206,10 +219,13 @@ class Folder(ImageFiles):
             test = held_out(len(normal), normal_split_ratio, seed)
             train_normal = [path for path, t in zip(normal, test) if not t]
             test_normal = [path for path, t in zip(normal, test) if t]
+        defective = self.defective(abnormal_dir, mask_dir)
+        check_no_shared_files(train_normal=train_normal, test_normal=test_normal,
+                              defective=[path for path, _, _ in defective])
         if split == "train":
             self.items = [(path, 0, None) for path in train_normal]
         else:
-            self.items = [(path, 0, None) for path in test_normal] + self.defective(abnormal_dir, mask_dir)
+            self.items = [(path, 0, None) for path in test_normal] + defective
             if not self.items:
                 raise FolderLayoutError("the test split is empty: give abnormal_dir, normal_test_dir "
                                         "or a normal_split_ratio above 0")
