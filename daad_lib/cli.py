@@ -106,7 +106,8 @@ def cmd_train(args) -> dict:
             distributed.cleanup()
     if distributed.world().main:
         decision = info["decision"]
-        print(f"trained {args.model} for {len(info['history'])} epochs"
+        epochs = len(info["history"])
+        print(f"trained {args.model} for {epochs} epoch{'s' if epochs != 1 else ''}"
               + (f" on {info['processes']} processes" if info["processes"] > 1 else "")
               + f"; checkpoint: {out / 'checkpoint.pt'}"
               + (f"\ndecision threshold A(x) >= {decision['threshold']:.4f}: {decision['rule']}" if decision else
@@ -294,7 +295,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on the normal images of a dataset", **shows_defaults,
                        epilog="On several GPUs (or CPU processes): torchrun --nproc_per_node N -m daad_lib.cli "
                               "train ... ; --batch-size stays the global batch, split across the processes.")
-    p.add_argument("--dataset", choices=DATASETS, default="mvtec")
+    p.add_argument("--dataset", choices=DATASETS, default="mvtec", help="which data to train on")
     p.add_argument("--category", default=None,
                    help="MVTec AD category (bottle when --data-dir holds several; a category folder names itself)")
     p.add_argument("--normal-class", type=int, default=0, help="normal class for mnist/cifar10/digits")
@@ -309,11 +310,11 @@ def parser() -> argparse.ArgumentParser:
                         help="share of --normal-dir held out for testing without --normal-test-dir")
     folder.add_argument("--split-seed", type=int, default=FOLDER_DEFAULTS["seed"].default, help="seed of that split")
     folder.add_argument("--channels", type=int, choices=(1, 3), default=None, help="3 (RGB; the default) or 1 (grey)")
-    p.add_argument("--model", choices=sorted(PRESETS), default="daad")
+    p.add_argument("--model", choices=sorted(PRESETS), default="daad", help="the model preset (Table 3's rows)")
     p.add_argument("--image-size", type=int, default=None, help="default 256 for mvtec and folder, else 32")
-    p.add_argument("--epochs", type=int, default=recipe.epochs)
-    p.add_argument("--batch-size", type=int, default=recipe.batch_size)
-    p.add_argument("--seed", type=int, default=recipe.seed)
+    p.add_argument("--epochs", type=int, default=recipe.epochs, help="epochs in all (with --resume: up to this many)")
+    p.add_argument("--batch-size", type=int, default=recipe.batch_size, help="images per step (the paper's 8)")
+    p.add_argument("--seed", type=int, default=recipe.seed, help="seed of the weights, the batches and the flips")
     p.add_argument("--weight-decay", type=float, default=recipe.weight_decay, help="Adam's L2 penalty")
     p.add_argument("--deterministic", action="store_true",
                    help="deterministic kernels only (torch.use_deterministic_algorithms): a rerun with the same "
