@@ -123,6 +123,8 @@ def prepare(out: str | Path, resume: bool, overwrite: bool, clear: bool = True) 
     if resume:
         if not (out / "checkpoint.pt").is_file():
             raise RunFolderError(f"cannot resume: no checkpoint at {out / 'checkpoint.pt'}")
+        for partial in out.glob("*.tmp"):  # left by a writer killed mid-save; we hold the lock, so none is live
+            partial.unlink()
         return
     if not present:
         return

@@ -163,3 +163,11 @@ def test_a_test_folder_of_links_to_training_images_is_refused(tmp_path):
         (linked / path.name).symlink_to(path)
     with pytest.raises(FolderLayoutError, match=r"same file as a train normal image"):
         Folder(**dirs, normal_test_dir=linked, split="test", image_size=16)
+
+
+def test_resume_removes_the_partial_files_of_a_writer_killed_mid_save(tmp_path):
+    out = tmp_path / "run"
+    assert train(out) == 0
+    (out / "checkpoint.pt.abc123.tmp").write_bytes(b"half a checkpoint")  # kill -9 inside atomic_write
+    assert main(["train", *TINY, "--epochs", "2", "--resume", "--out", str(out)]) == 0
+    assert not list(out.glob("*.tmp"))
