@@ -80,8 +80,9 @@ def check_out_outside_data(out: Path, spec: dict) -> None:
 
 def check_evaluable(test_set: Dataset, tc: TrainConfig) -> None:
     """``eval_every`` needs a test set with normal and anomalous images: say so before training."""
-    labels = set(getattr(test_set, "labels", None) or ())
-    if tc.eval_every and labels and len(labels) < 2:
+    labels = getattr(test_set, "labels", None) if tc.eval_every else None  # a list, or a tensor (InMemory)
+    labels = {int(label) for label in labels} if labels is not None else set()
+    if labels and len(labels) < 2:
         kind = "normal" if labels == {0} else "anomalous"
         raise ValueError(f"eval_every (--eval-every {tc.eval_every}) computes the test AUROC, but the test set "
                          f"holds only {kind} images: give defective images (--abnormal-dir) and normal test "
