@@ -1,0 +1,106 @@
+"""Textures: which of magnetic tile's defect types do our models miss, and does the tiles' shape
+tell defective from normal by itself? (no training; a diagnostic for choosing the next hypothesis)
+
+    python -m experiments.texture_types [--data-dir ../shared/data]
+
+For every committed protocol-2 run of the AE and DAAD on magnetic tile (Table 3, 128 px, 100
+epochs, seeds 0-2), the test set is rebuilt in the run's order (its labels must match the stored
+ones) and the image AUROC of the stored R(x) is split by defect type: each type's images against
+all 190 normal test images. Two no-model baselines are computed on the same images: the image
+AUROC of the original file's aspect ratio |log(width / height)| (our inputs squash every tile to a
+square, so a tile's shape is what the resize distorts), and Spearman's ρ between R(x) and that
+aspect ratio over the normal test images.
+
+Writes ``results/texture/by_defect_type.{json,md}``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+
+import torch
+from PIL import Image
+from scipy.stats import spearmanr
+
+from daad_lib.data import MAGNETIC_TILE
+from daad_lib.metrics import image_auroc
+from daad_lib.provenance import results_info
+from daad_lib.run import build_split
+
+from .common import ROOT, data_spec, parse_args, subset_location
+
+OUT = ROOT / "results" / "texture"
+RUNS = ROOT / "results" / "cpu2" / "runs"
+GROUPS = {"AE": f"mvtec-{MAGNETIC_TILE}-ae-seed?.json", "DAAD": f"mvtec-{MAGNETIC_TILE}-daad-cosine-seed?.json"}
+
+
+def log_aspect(path) -> float:
+    """|log(width / height)| of an image file as stored (0 for a square)."""
+    with Image.open(path) as image:
+        width, height = image.size
+    return abs(math.log(width / height))
+
+
+def by_type(scores: torch.Tensor, labels: torch.Tensor, types: list[str | None]) -> dict:
+    """Image AUROC of each defect type's images against every normal image."""
+    normal = labels == 0
+    out = {}
+    for kind in sorted({t for t in types if t}):
+        chosen = normal | torch.tensor([t == kind for t in types])
+        out[kind] = image_auroc(scores[chosen], labels[chosen])
+    return out
+
+
+def main() -> None:
+    args = parse_args(__doc__)
+    began = time.perf_counter()
+    where = subset_location(MAGNETIC_TILE, args.data_dir)
+    test_set = build_split(data_spec("mvtec", 128, where["data_dir"], where["category"]), "test")
+    labels, types = torch.tensor(test_set.labels), test_set.types
+    aspect = torch.tensor([log_aspect(path) for path, _, _ in test_set.items])
+    normal = labels == 0
+    rows = {}
+    for model, pattern in GROUPS.items():
+        runs = [json.loads(p.read_text()) for p in sorted(RUNS.glob(pattern))]
+        per_seed = []
+        for run in runs:
+            if run["labels"] != [int(x) for x in labels]:
+                raise SystemExit(f"{run['name']}: the rebuilt test set's labels differ from the stored ones")
+            recon = torch.tensor(run["recon"])
+            per_seed.append({"seed": run["seed"], "image_auroc": image_auroc(recon, labels),
+                             "by_type": by_type(recon, labels, types),
+                             "rho_normal_r_aspect": float(spearmanr(recon[normal], aspect[normal]).statistic)})
+        kinds = per_seed[0]["by_type"]
+        rows[model] = {"runs": [r["name"] for r in runs], "per_seed": per_seed,
+                       "by_type_mean": {k: statistics.mean(s["by_type"][k] for s in per_seed) for k in kinds},
+                       "image_auroc_mean": statistics.mean(s["image_auroc"] for s in per_seed)}
+    shape = {"image_auroc": image_auroc(aspect, labels), "by_type": by_type(aspect, labels, types)}
+    counts = {k: sum(t == k for t in types) for k in sorted({t for t in types if t})}
+    report = {**results_info(), "what": "magnetic tile: image AUROC of R(x) by defect type, and of the tiles' "
+              "shape alone", "image_size": 128, "epochs": 100, "counts": {"normal": int(normal.sum()), **counts},
+              "models": rows, "aspect_ratio_alone": shape, "wall_time_s": time.perf_counter() - began}
+    kinds = list(counts)
+    lines = ["# Magnetic tile: which defect types are missed (no training; protocol-2 runs, 128 px, 100 epochs)", "",
+             "Image AUROC of each defect type's images against the 190 normal test images, mean over the seeds "
+             "named. The last row is no model: the original file's |log(width / height)|.", "",
+             "| score | all | " + " | ".join(f"{k} ({counts[k]})" for k in kinds) + " |",
+             "|---|---|" + "---|" * len(kinds)]
+    for model, row in rows.items():
+        seeds = [s["seed"] for s in row["per_seed"]]
+        lines.append(f"| {model} R(x), seeds {seeds} | {row['image_auroc_mean']:.3f} | "
+                     + " | ".join(f"{row['by_type_mean'][k]:.3f}" for k in kinds) + " |")
+    lines.append(f"| the tile's shape alone | {shape['image_auroc']:.3f} | "
+                 + " | ".join(f"{shape['by_type'][k]:.3f}" for k in kinds) + " |")
+    rho = {m: statistics.mean(s["rho_normal_r_aspect"] for s in r["per_seed"]) for m, r in rows.items()}
+    lines += ["", "Spearman's ρ between R(x) and |log aspect| over the normal test images: "
+              + ", ".join(f"{m} {v:+.2f}" for m, v in rho.items()) + " (mean over seeds).", ""]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "by_defect_type.json").write_text(json.dumps(report, indent=2) + "\n")
+    (OUT / "by_defect_type.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
