@@ -97,14 +97,15 @@ def cmd_train(args) -> dict:
     joined = wants_distributed(args) and not distributed.world().size > 1
     if joined:
         distributed.setup(args.device)
+    main = distributed.world().main  # asked before cleanup: afterwards every process looks like rank 0 of 1
     try:
-        out = Path(args.out or f"runs/{args.dataset}_{args.model}")
+        out = train_out(args)
         info = run(config, spec, tc, out, resume=args.resume, overwrite=args.overwrite, device=args.device,
                    progress=not args.no_progress, quantile=args.threshold_quantile)
     finally:
         if joined:
             distributed.cleanup()
-    if distributed.world().main:
+    if main:
         decision = info["decision"]
         epochs = len(info["history"])
         print(f"trained {args.model} for {epochs} epoch{'s' if epochs != 1 else ''}"
@@ -116,9 +117,14 @@ def cmd_train(args) -> dict:
     return info
 
 
+def train_out(args) -> Path:
+    """The run folder of ``daad train``: ``--out``, else runs/<dataset>_<model>."""
+    return Path(args.out or f"runs/{args.dataset}_{args.model}")
+
+
 def few_held_out_note(decision: dict | None) -> str:
     """A warning when the label-free threshold's quantile rests on too few held-out images to mean it."""
-    if not decision or decision["num_images"] * (1 - decision["quantile"]) >= 1:
+    if not decision or decision["num_images"] * (1 - decision["quantile"]) >= 1 - 1e-9:
         return ""
     return (f"\nwarning: the {decision['quantile']:g} quantile of only {decision['num_images']} held-out image(s) is about "
             f"their largest score, so expect more than {1 - decision['quantile']:.0%} of normal images above it: hold "
@@ -145,11 +151,19 @@ def cmd_eval(args) -> dict:
     if "by_defect_type" in results:
         print("image AUROC by defect type: " + ", ".join(
             f"{name} {row['image_auroc']:.3f} ({row['num_images']})" for name, row in results["by_defect_type"].items()))
-    if "decision" in results:
+    if "decision" in results and results["decision"]["gamma"] != detector.config.gamma:
+        print(f"no decision.json written: this evaluation fuses A(x) at γ = {results['decision']['gamma']}, and "
+              f"`daad score` at the model's γ = {detector.config.gamma}")
+    elif "decision" in results:
         decision = results["decision"]
         decision_path = Path(args.checkpoint).with_name(DECISION_NAME)  # where `daad score` reads it
-        atomic_write_text(decision_path, json.dumps({**run_info(), "checkpoint": str(args.checkpoint),
-                                                     "epochs": state["epoch"], **decision}, indent=2) + "\n")
+        try:
+            atomic_write_text(decision_path, json.dumps({**run_info(), "checkpoint": str(Path(args.checkpoint).resolve()),
+                                                         "epochs": state["epoch"], **decision}, indent=2) + "\n")
+        except OSError as error:  # a read-only run folder (someone else's model): the metrics are written
+            print(f"note: cannot write {decision_path} ({error.strerror}): `daad score --threshold-from test` "
+                  f"will not find this threshold; pass it as --threshold {decision['threshold']:.4f}")
+            return report
         flagged = decision["flagged"]
         print(f"wrote the F1-max threshold A(x) >= {decision['threshold']:.4f} to {decision_path} "
               f"(F1 {decision['f1_on_test']:.3f} on this test set: it uses the test labels, so "
@@ -196,17 +210,21 @@ def score_threshold(args, detector: Detector) -> tuple[float | None, str | None]
         if not path.is_file():
             raise FileNotFoundError(f"--threshold-from test needs {path}: run `daad eval {args.checkpoint}` first")
         decision = json.loads(path.read_text())
-        check_decision_current(decision, detector, path)
+        check_decision_current(decision, detector, path, args.checkpoint)
         return decision["threshold"], decision["rule"]
     if detector.decision is None:
         return None, None
     return detector.decision["threshold"], detector.decision["rule"]
 
 
-def check_decision_current(decision: dict, detector: Detector, path: Path) -> None:
+def check_decision_current(decision: dict, detector: Detector, path: Path, checkpoint: str | Path) -> None:
     """Refuse an F1-max threshold that ``daad eval`` computed for another state of the run (a
     resumed run's weights and score range, or another γ): applied to this one it would be a
     threshold on another scale."""
+    made_for = decision.get("checkpoint")
+    if made_for and Path(made_for).is_absolute() and Path(made_for).resolve() != Path(checkpoint).resolve():
+        raise ValueError(f"{path} holds the threshold `daad eval` found for {made_for}, not for {checkpoint}: "
+                         f"run `daad eval {checkpoint}` (it writes its own decision.json beside it)")
     if decision.get("gamma") != detector.config.gamma:
         raise ValueError(f"{path} holds a threshold on A(x) at γ = {decision.get('gamma')} (daad eval --gamma), but "
                          f"daad score fuses A(x) at the model's γ = {detector.config.gamma}: run `daad eval` again "
@@ -410,7 +428,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 USER_ERRORS = (ValueError, FileNotFoundError, CheckpointError, MVTecLayoutError, FolderLayoutError,
-               CorruptImageError, TrainingDiverged, MissingExtra, RunFolderError)
+               CorruptImageError, TrainingDiverged, MissingExtra, RunFolderError, PermissionError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,8 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"daad {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        resume = (" A run folder keeps its last finished epoch in checkpoint.pt: give the same command with "
-                  "--resume to continue." if args.command == "train" else "")
+        saved = args.command == "train" and (train_out(args) / "checkpoint.pt").is_file()
+        resume = (f" {train_out(args) / 'checkpoint.pt'} keeps the last finished epoch: give the same command with "
+                  "--resume to continue." if saved else "")
         print(f"\ndaad {args.command}: interrupted.{resume}", file=sys.stderr)
         return 130
     return 0

@@ -42,19 +42,26 @@ from .data.folder import FolderLayoutError, check_unchanged, folder_contents
 from .evaluate import normal_range, normal_threshold, score_dataset
 from .models import Detector
 from .provenance import run_info
-from .train import CHECKPOINT_NAME, TrainConfig, train_new, with_data_flips
+from .checkpoint import load_checkpoint
+from .train import CHECKPOINT_NAME, RESUME_WHY, TrainConfig, check_run, train_new, with_data_flips
 
 VALIDATION_RATIO = 0.1  # share of the normal training images held out for the threshold
 THRESHOLD_QUANTILE = 0.99  # the threshold: this quantile of A(x) on those held-out images
 FOLDER_DIRS = ("normal_dir", "abnormal_dir", "mask_dir", "normal_test_dir")
 
 
-def build_split(spec: dict, split: str, data_dir: str | None = None) -> Dataset:
+TEST_SPLIT_WHY = ("its test split, a seeded share of the sorted files, would now hold images the model trained on, "
+                  "and the test metrics would count them")
+
+
+def build_split(spec: dict, split: str, data_dir: str | None = None, check_contents: bool = True) -> Dataset:
     """The train or test split a dataset spec describes (the same split every time; the
-    validation share is taken out of "train" by :func:`split_off_validation`)."""
+    validation share is taken out of "train" by :func:`split_off_validation`). A folder run's
+    ``normal_dir`` must still hold the images it recorded when its test share comes from it
+    (runs made before the record existed are not checked)."""
     if spec["name"] == "folder":
-        if spec.get("contents"):  # runs made before the contents were recorded are not checked
-            check_unchanged(spec["contents"], folder_contents(**{name: spec[name] for name in FOLDER_DIRS}))
+        if check_contents and spec.get("contents") and not spec.get("normal_test_dir"):
+            check_unchanged(spec["contents"], folder_contents(normal_dir=spec["normal_dir"]), TEST_SPLIT_WHY)
         return build_dataset("folder", split, spec["image_size"], channels=spec["channels"],
                              normal_split_ratio=spec["normal_split_ratio"], seed=spec["split_seed"],
                              **{name: spec[name] for name in FOLDER_DIRS})
@@ -67,13 +74,22 @@ def with_folder_contents(spec: dict) -> dict:
     so that ``daad eval`` and ``--resume`` can refuse a folder whose images changed since."""
     if spec["name"] != "folder":
         return spec
-    return {**spec, "contents": folder_contents(**{name: spec[name] for name in FOLDER_DIRS})}
+    return {**spec, "contents": folder_contents(normal_dir=spec["normal_dir"])}
+
+
+def check_same_images(out: Path, spec: dict) -> None:
+    """Resuming a folder run: its ``normal_dir`` must hold the images the finished epochs had."""
+    stored = load_checkpoint(out / CHECKPOINT_NAME).get("dataset") or {}
+    if spec.get("contents") and stored.get("contents"):
+        check_unchanged(stored["contents"], spec["contents"], RESUME_WHY)
 
 
 def check_out_outside_data(out: Path, spec: dict) -> None:
     """A run folder inside a data folder would be read as images by the next eval or resume."""
     for name in FOLDER_DIRS if spec["name"] == "folder" else ():
-        if spec.get(name) and out.expanduser().resolve().is_relative_to(Path(spec[name]).expanduser().resolve()):
+        folder = Path(spec[name]).expanduser().resolve() if spec.get(name) else None
+        inside = folder is not None and out.expanduser().resolve().is_relative_to(folder)
+        if inside and not any(part.startswith(".") for part in out.expanduser().resolve().relative_to(folder).parts):
             raise FolderLayoutError(f"--out {out} lies inside {name} {spec[name]}: its checkpoint would be taken "
                                     f"for an image of that folder; give an --out outside the data folders")
 
@@ -155,14 +171,17 @@ def train_run(config: ModelConfig, spec: dict, tc: TrainConfig, out: str | Path,
         if main:
             rundir.prepare(out, resume, overwrite, clear=False)  # the checks; the old run stays until the data is read
         spec = with_folder_contents(spec)
-        full_train = build_split(spec, "train")
-        test_set = build_split(spec, "test")
+        if resume:
+            check_same_images(out, spec)  # before decoding every image
+        full_train = build_split(spec, "train", check_contents=False)
+        test_set = build_split(spec, "test", check_contents=False)
         check_readable(full_train, test_set)  # a bad file fails now, not after the last epoch
         check_evaluable(test_set, tc)
-        if main:
-            rundir.prepare(out, resume, overwrite)  # --overwrite removes the old run only now
         spec = with_actual_category(spec, full_train)
         train_set, validation = split_off_validation(full_train, spec.get("validation_ratio", 0.0))
+        check_run(tc, len(train_set), distributed.world().size, test_set if tc.eval_every else None, out)
+        if main:
+            rundir.prepare(out, resume, overwrite)  # --overwrite removes the old run only now
         if tc.num_workers == 0:
             train_set = in_memory(train_set)  # decoded once: for training and the score range
         tc = with_data_flips(tc, train_set)  # train.json records the flips the epochs had

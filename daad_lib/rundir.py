@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 LOCK_NAME = ".lock"
+TRAINING_FILES = ("checkpoint", "log.jsonl", "train.json")  # what the lock holder writes (eval.json is daad eval's)
 # The files a run writes (train.py, cli.py): the only ones --overwrite removes.
 RUN_FILES = ("checkpoint.pt", "checkpoint_epoch*.pt", "log.jsonl", "train.json", "eval.json",
              "decision.json", "*.tmp", "tensorboard")
@@ -123,8 +124,9 @@ def prepare(out: str | Path, resume: bool, overwrite: bool, clear: bool = True) 
     if resume:
         if not (out / "checkpoint.pt").is_file():
             raise RunFolderError(f"cannot resume: no checkpoint at {out / 'checkpoint.pt'}")
-        for partial in out.glob("*.tmp"):  # left by a writer killed mid-save; we hold the lock, so none is live
-            partial.unlink()
+        for partial in out.glob("*.tmp"):  # a training writer's, killed mid-save (we hold the lock: none is live;
+            if partial.name.startswith(TRAINING_FILES):  # `daad eval` writes without the lock, so its are left)
+                partial.unlink()
         return
     if not present:
         return

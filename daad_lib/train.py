@@ -387,6 +387,7 @@ def deterministic_algorithms(enabled: bool):
         torch.use_deterministic_algorithms(before)
 
 
+RESUME_WHY = "the resumed epochs would train on other images than the finished ones"
 RECIPE_FIELDS = ("seed", "batch_size", "flips", "betas", "precision", "weight_decay",
                  "lr_milestones")  # what the trained epochs depend on
 
@@ -401,7 +402,7 @@ def check_resumable(state: dict, tc: TrainConfig, dataset_spec: dict | None, che
                           {k: v for k, v in asdict(tc).items() if k in RECIPE_FIELDS})
     if dataset_spec and state.get("dataset"):
         if state["dataset"].get("contents") and dataset_spec.get("contents"):  # a folder's images (run.py)
-            check_unchanged(state["dataset"]["contents"], dataset_spec["contents"])
+            check_unchanged(state["dataset"]["contents"], dataset_spec["contents"], RESUME_WHY)
         drop = lambda spec: {k: v for k, v in spec.items() if k not in ("data_dir", "contents")}
         changed += differences(drop(state["dataset"]), drop(dataset_spec))
     if changed:
@@ -416,9 +417,9 @@ def raise_for_single_image_batch(error: ValueError, batch: int, images: int, bat
     if "more than 1 value per channel" not in str(error):
         raise error
     raise ValueError(f"a batch of {batch} image reached a 1 x 1 feature map of the {image_size} px model, where "
-                     f"BatchNorm needs at least 2 values per channel: use a --batch-size of 2 or more and a "
-                     f"number of training images that does not leave 1 in the last batch ({images} images in "
-                     f"batches of {batch_size}), or a larger --image-size") from None
+                     f"BatchNorm needs at least 2 values per channel: every process needs batches of 2 images or "
+                     f"more (--batch-size {batch_size} over the processes, {images} training images), or use a "
+                     f"larger --image-size") from None
 
 
 def with_data_flips(tc: TrainConfig, dataset: Dataset) -> TrainConfig:

@@ -134,18 +134,27 @@ def test_eval_every_without_anomalous_test_images_fails_before_training(tmp_path
 
 def test_a_single_image_batch_at_a_1x1_map_names_the_batch_size(tmp_path, capsys):
     assert main(["train", "--dataset", "stripes", "--model", "ae", "--image-size", "16", "--batch-size", "1", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "run")]) == 2
-    assert "use a --batch-size of 2 or more" in capsys.readouterr().err
+    assert "every process needs batches of 2 images or more" in capsys.readouterr().err
 
 
 def test_ctrl_c_during_training_says_how_to_resume(tmp_path, capsys, monkeypatch):
     import daad_lib.cli as cli
 
+    out = tmp_path / "run"
+    real_train = cli.cmd_train
+
     def interrupted(args):
         raise KeyboardInterrupt
     monkeypatch.setattr(cli, "cmd_train", interrupted)  # parser() binds the module's cmd_train when main runs
-    assert cli.main(["train", *TINY, "--out", str(tmp_path / "run")]) == 130
+    assert cli.main(["train", *TINY, "--out", str(out)]) == 130
     error = capsys.readouterr().err
-    assert "daad train: interrupted" in error and "--resume" in error and "Traceback" not in error
+    assert "daad train: interrupted" in error and "--resume" not in error  # nothing saved yet: nothing to resume
+    monkeypatch.setattr(cli, "cmd_train", real_train)
+    assert train(out) == 0
+    monkeypatch.setattr(cli, "cmd_train", interrupted)
+    assert cli.main(["train", *TINY, "--epochs", "2", "--resume", "--out", str(out)]) == 130
+    error = capsys.readouterr().err
+    assert "keeps the last finished epoch" in error and "--resume" in error and "Traceback" not in error
 
 
 def test_train_warns_when_the_threshold_rests_on_too_few_held_out_images(tmp_path, capsys):
@@ -171,3 +180,84 @@ def test_resume_removes_the_partial_files_of_a_writer_killed_mid_save(tmp_path):
     (out / "checkpoint.pt.abc123.tmp").write_bytes(b"half a checkpoint")  # kill -9 inside atomic_write
     assert main(["train", *TINY, "--epochs", "2", "--resume", "--out", str(out)]) == 0
     assert not list(out.glob("*.tmp"))
+
+
+def test_only_a_change_that_moves_the_split_is_refused(tmp_path, capsys):
+    """Defective images or masks added later, or normal_dir changed when the normal test images
+    come from their own folder, do not touch the held-out split: eval goes on."""
+    dirs = make_folders(tmp_path, masks="mvtec")
+    out = tmp_path / "run"
+    assert folder_train(dirs, out, "--epochs", "1") == 0
+    write_png(dirs["abnormal_dir"] / "hole" / "009.png", np.full((32, 32, 3), 200, np.uint8))
+    write_png(dirs["mask_dir"] / "hole" / "009_mask.png", np.full((32, 32), 255, np.uint8))
+    assert main(["eval", str(out / "checkpoint.pt")]) == 0
+    separate = make_folders(tmp_path / "b", masks=None)
+    test_good = tmp_path / "b" / "test_good"
+    write_png(test_good / "000.png", np.full((20, 20, 3), 120, np.uint8))
+    own = {"normal_dir": separate["normal_dir"], "abnormal_dir": separate["abnormal_dir"], "normal_test_dir": test_good}
+    assert folder_train(own, tmp_path / "run2", "--epochs", "1") == 0
+    write_png(separate["normal_dir"] / "batch_a" / "new.png", np.full((20, 20, 3), 120, np.uint8))
+    assert main(["eval", str(tmp_path / "run2" / "checkpoint.pt")]) == 0
+
+
+def test_runs_recorded_before_the_contents_existed_still_evaluate_and_resume(tmp_path):
+    from daad_lib.checkpoint import load_checkpoint, update_checkpoint
+
+    dirs = make_folders(tmp_path, masks=None)
+    del dirs["mask_dir"]
+    out = tmp_path / "run"
+    assert folder_train(dirs, out, "--epochs", "1") == 0
+    dataset = load_checkpoint(out / "checkpoint.pt")["dataset"]
+    update_checkpoint(out / "checkpoint.pt", dataset={k: v for k, v in dataset.items() if k != "contents"})
+    assert main(["eval", str(out / "checkpoint.pt")]) == 0
+    assert folder_train(dirs, out, "--epochs", "2", "--resume") == 0
+
+
+def test_eval_at_another_gamma_writes_no_threshold_for_score(tmp_path, capsys):
+    dirs = make_folders(tmp_path, masks=None)
+    del dirs["mask_dir"]
+    out = tmp_path / "run"
+    assert folder_train(dirs, out, "--epochs", "1") == 0
+    assert main(["eval", str(out / "checkpoint.pt"), "--gamma", "0.5", "--out", str(tmp_path / "e.json")]) == 0
+    assert "no decision.json written" in capsys.readouterr().out and not (out / "decision.json").exists()
+
+
+def test_overwrite_keeps_the_old_run_when_a_setting_fails_after_the_data_is_read(tmp_path, capsys):
+    out = tmp_path / "run"
+    dirs = make_folders(tmp_path, masks=None)
+    del dirs["mask_dir"]
+    assert folder_train(dirs, out, "--epochs", "1") == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    two = tmp_path / "two"
+    for i in range(2):
+        write_png(two / f"{i}.png", np.full((20, 20, 3), 120, np.uint8))
+    assert folder_train({"normal_dir": two}, out, "--epochs", "1", "--overwrite") == 2  # 1 image: nothing to hold out
+    assert "too few to hold out" in capsys.readouterr().err
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+
+def test_torchrun_through_the_cli_ends_cleanly_on_every_rank(tmp_path):
+    """The CLI joins and leaves the process group itself (tests/ddp_worker.py joins first, so it
+    never took this path); after leaving, rank 1 used to think it was rank 0 and crash."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+               "daad_lib.cli", "train", *TINY, "--epochs", "1", "--out", str(tmp_path / "run")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=root,
+                          env={**os.environ, "OMP_NUM_THREADS": "1",
+                               "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("trained ae for 1 epoch") == 1
+
+
+def test_an_oversized_mask_is_refused_by_name_like_an_image(tmp_path, monkeypatch):
+    from daad_lib.data import CorruptImageError
+
+    write_png(tmp_path / "mask.png", np.zeros((100, 100), np.uint8))
+    for limit in (6000, 2000):  # 10,000 pixels: PIL warns above 1x its limit, raises above 2x
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+        with pytest.raises(CorruptImageError, match=r"mask\.png has more pixels than PIL's safety limit"):
+            load_mask(tmp_path / "mask.png", 16)

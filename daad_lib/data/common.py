@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -80,27 +81,34 @@ def to_eight_bit(image: Image.Image, path: Path) -> Image.Image:
     return Image.fromarray((scaled * 255).round().astype(np.uint8))  # (H, W) uint8: mode "L"
 
 
-def open_image(path: Path, mode: str) -> Image.Image:
-    """Open an image as ``mode`` ("RGB" or "L"), as a photo viewer shows it: turned by its EXIF
-    orientation, 16-bit and float images scaled by their range (:func:`to_eight_bit`).
+@contextmanager
+def decoded(path: Path, what: str = "image") -> Iterator[Image.Image]:
+    """Open ``path`` as PIL shows it (turned by its EXIF orientation), for the ``with`` block.
 
-    A file PIL cannot decode is a :class:`CorruptImageError`, and so is one larger than PIL's
-    decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``)."""
+    A file PIL cannot decode is a :class:`CorruptImageError` naming it, and so is one larger than
+    PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``): images and masks alike."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                image = ImageOps.exif_transpose(image)
-                if image.mode in HIGH_DEPTH_MODES:
-                    image = to_eight_bit(image, path)
-                return image.convert(mode)
+                yield ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise CorruptImageError(f"{path} has more pixels than PIL's safety limit of {Image.MAX_IMAGE_PIXELS} "
                                 f"(a decompression bomb, or a very large scan): downscale it first ({error})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         if isinstance(error, CorruptImageError):
             raise
-        raise CorruptImageError(f"cannot read image {path}: {error}") from error
+        raise CorruptImageError(f"cannot read {what} {path}: {error}") from error
+
+
+def open_image(path: Path, mode: str) -> Image.Image:
+    """Open an image as ``mode`` ("RGB" or "L"), as a photo viewer shows it: turned by its EXIF
+    orientation, 16-bit and float images scaled by their range (:func:`to_eight_bit`); errors as
+    :func:`decoded`'s."""
+    with decoded(path) as image:
+        if image.mode in HIGH_DEPTH_MODES:
+            image = to_eight_bit(image, path)
+        return image.convert(mode)
 
 
 def image_size_of(path: Path) -> tuple[int, int]:
@@ -123,19 +131,15 @@ def load_image(path: str | Path, image_size: int, channels: int) -> torch.Tensor
 def mask_values(path: Path) -> np.ndarray:
     """A mask file's own values, (H, W): 16-bit and float masks unscaled (a 16-bit 0/1 mask stays
     0/1), and a transparent mask whose colour is flat read from its alpha channel."""
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode in HIGH_DEPTH_MODES:
-                return np.asarray(image, dtype=np.float64)
-            if "A" in image.getbands() or "transparency" in image.info:
-                rgba = np.asarray(image.convert("RGBA"))  # (H, W, 4)
-                colour, alpha = rgba[..., :3], rgba[..., 3]
-                if colour.min() == colour.max() and alpha.min() != alpha.max():  # drawn in alpha alone
-                    return alpha.astype(np.float64)
-            return np.asarray(image.convert("L"), dtype=np.float64)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise CorruptImageError(f"cannot read mask {path}: {error}") from error
+    with decoded(path, "mask") as image:
+        if image.mode in HIGH_DEPTH_MODES:
+            return np.asarray(image, dtype=np.float64)
+        if "A" in image.getbands() or "transparency" in image.info:
+            rgba = np.asarray(image.convert("RGBA"))  # (H, W, 4)
+            colour, alpha = rgba[..., :3], rgba[..., 3]
+            if colour.min() == colour.max() and alpha.min() != alpha.max():  # drawn in alpha alone
+                return alpha.astype(np.float64)
+        return np.asarray(image.convert("L"), dtype=np.float64)
 
 
 def binary_mask(values: np.ndarray) -> np.ndarray:

@@ -94,15 +94,15 @@ def match_masks(images: list[Path], image_dir: Path, mask_dir: str | Path) -> li
 
 
 def folder_contents(**folders) -> dict:
-    """What each given folder holds: its number of images and a digest of their relative paths
-    and byte sizes. A run stores this (``daad_lib.run.with_folder_contents``) because its test
-    split is a seeded share of ``normal_dir``'s sorted files: one image added or removed
-    reshuffles it, and images the model trained on would be tested on.
+    """What each given folder holds: its number of images and a digest of their sorted relative
+    paths. A run stores this for ``normal_dir`` (``daad_lib.run.with_folder_contents``): its test
+    split is a seeded share of those sorted files, so one image added or removed reshuffles it and
+    puts images the model trained on into the test set.
 
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "a.png").write_bytes(b"x")
-    >>> folder_contents(normal_dir=folder, abnormal_dir=None)["normal_dir"]["images"]
+    >>> folder_contents(normal_dir=folder)["normal_dir"]["images"]
     1
     """
     contents = {}
@@ -111,24 +111,22 @@ def folder_contents(**folders) -> dict:
             continue
         root = Path(folder).expanduser()
         files = find_images(root, role)
-        listing = "".join(f"{path.relative_to(root).as_posix()}\t{path.stat().st_size}\n" for path in files)
+        listing = "".join(path.relative_to(root).as_posix() + "\n" for path in files)
         contents[role] = {"images": len(files), "digest": hashlib.sha256(listing.encode()).hexdigest()[:16]}
     return contents
 
 
-def check_unchanged(stored: dict, now: dict) -> None:
-    """Refuse a folder that holds other images than when its run was trained (see :func:`folder_contents`)."""
+def check_unchanged(stored: dict, now: dict, why: str) -> None:
+    """Refuse a folder whose images are not those its run recorded (see :func:`folder_contents`);
+    ``why`` says what would go wrong."""
     for role, then in stored.items():
         current = now.get(role)
-        if current == then:
+        if current is None or current == then:
             continue
-        change = (f"{then['images']} images then, {current['images']} now" if current and
-                  current["images"] != then["images"] else "as many images, but other names or file sizes")
-        raise FolderLayoutError(
-            f"{role} holds other images than when this run was trained ({change}): the test split, a seeded "
-            f"share of the sorted files, would no longer be the images training did not see (test metrics would "
-            f"count trained-on images), and a resumed run would train on other images. Put the folder back as it "
-            f"was, or train a new run (--overwrite or another --out)")
+        change = (f"{then['images']} images then, {current['images']} now" if current["images"] != then["images"]
+                  else "as many images, under other names")
+        raise FolderLayoutError(f"{role} holds other images than when this run was trained ({change}): {why}. "
+                                f"Put the folder back as it was, or train a new run (--overwrite or another --out)")
 
 
 def check_no_shared_files(**roles: list[Path]) -> None:
@@ -219,7 +217,7 @@ class Folder(ImageFiles):
             test = held_out(len(normal), normal_split_ratio, seed)
             train_normal = [path for path, t in zip(normal, test) if not t]
             test_normal = [path for path, t in zip(normal, test) if t]
-        defective = self.defective(abnormal_dir, mask_dir)
+        defective = self.defective(abnormal_dir, mask_dir) if split == "test" else []
         check_no_shared_files(train_normal=train_normal, test_normal=test_normal,
                               defective=[path for path, _, _ in defective])
         if split == "train":
