@@ -261,3 +261,17 @@ def test_an_oversized_mask_is_refused_by_name_like_an_image(tmp_path, monkeypatc
         monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
         with pytest.raises(CorruptImageError, match=r"mask\.png has more pixels than PIL's safety limit"):
             load_mask(tmp_path / "mask.png", 16)
+
+
+def test_twelve_bit_data_in_sixteen_bit_files_is_warned_about_once(tmp_path):
+    dirs = make_folders(tmp_path, masks=None)
+    del dirs["mask_dir"]
+    camera = np.linspace(1000, 3000, 64 * 64).reshape(64, 64).astype(np.uint16)  # 12-bit values in a 16-bit PNG
+    for name in ("cam1.png", "cam2.png"):
+        Image.fromarray(camera).save(dirs["normal_dir"] / "batch_a" / name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Folder(**dirs, split="train", image_size=16).check_readable()
+    messages = [str(w.message) for w in caught if "16-bit" in str(w.message)]
+    assert len(messages) == 1 and "images are 16-bit with values far below 65535" in messages[0]
+    assert "at most 3000" in messages[0] and "12-bit camera data" in messages[0]

@@ -111,6 +111,18 @@ def open_image(path: Path, mode: str) -> Image.Image:
         return image.convert(mode)
 
 
+NARROW_PEAK = 4096  # a 16-bit image whose largest value is below 2**12 holds 12-bit (or narrower) data
+
+
+def integer_peak(path: Path) -> float | None:
+    """The largest value of a 16/32-bit integer image (what :func:`to_eight_bit` scales by 65535),
+    or None for any other kind of image."""
+    with decoded(path) as image:
+        if image.mode not in HIGH_DEPTH_MODES or image.mode == "F":
+            return None
+        return float(np.asarray(image).max())
+
+
 def image_size_of(path: Path) -> tuple[int, int]:
     """(width, height) as shown (after EXIF orientation), read from the header only."""
     try:
@@ -217,8 +229,12 @@ class ImageFiles(Dataset):
         :class:`CorruptImageError` naming it now, not after hours of work. A mask of another
         size than its image (it will be stretched to fit) is warned about by name."""
         mode = "RGB" if self.channels == 3 else "L"
+        narrow = []  # 16-bit images whose values use a small part of the 16-bit range
         for path, _, mask_path in self.items:
             open_image(path, mode)
+            peak = integer_peak(path)
+            if peak is not None and peak < NARROW_PEAK:
+                narrow.append((path, peak))
             if mask_path is not None:
                 check_mask(mask_path, path)
                 if image_size_of(mask_path) != image_size_of(path):
@@ -226,6 +242,13 @@ class ImageFiles(Dataset):
                                   f"its image {path} is {'x'.join(map(str, image_size_of(path)))} px: "
                                   f"the mask is resized to fit, check that it belongs to this image",
                                   stacklevel=2)
+
+        if narrow:
+            path, peak = narrow[0]
+            warnings.warn(f"{len(narrow)} of {len(self.items)} images are 16-bit with values far below 65535 (e.g. "
+                          f"{path}: at most {peak:.0f}); scaled by the 16-bit range they keep only about "
+                          f"{max(peak, 1) * 255 / 65535:.0f} grey levels. If they are 10- or 12-bit camera data, "
+                          f"rescale them to the full 16 bits (or to 8 bits) first", stacklevel=2)
 
     def __getitem__(self, index: int) -> dict:
         path, label, mask_path = self.items[index]
