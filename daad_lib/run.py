@@ -43,13 +43,14 @@ from .evaluate import normal_range, normal_threshold, score_dataset
 from .models import Detector
 from .provenance import run_info
 from .checkpoint import load_checkpoint
-from .train import CHECKPOINT_NAME, RESUME_WHY, TrainConfig, check_run, train_new, with_data_flips
+from .train import CHECKPOINT_NAME, TrainConfig, check_run, train_new, with_data_flips
 
 VALIDATION_RATIO = 0.1  # share of the normal training images held out for the threshold
 THRESHOLD_QUANTILE = 0.99  # the threshold: this quantile of A(x) on those held-out images
 FOLDER_DIRS = ("normal_dir", "abnormal_dir", "mask_dir", "normal_test_dir")
 
 
+RESUME_WHY = "the resumed epochs would train on other images than the finished ones"
 TEST_SPLIT_WHY = ("its test split, a seeded share of the sorted files, would now hold images the model trained on, "
                   "and the test metrics would count them")
 

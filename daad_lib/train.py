@@ -42,7 +42,6 @@ from . import distributed, losses, rundir
 from .checkpoint import differences, load_checkpoint, restore_training, save_checkpoint, training_state
 from .config import make_config
 from .data import default_flips
-from .data.folder import check_unchanged
 from .data.cache import InMemory, in_memory
 from .device import PRECISIONS, autocast, resolve_precision, select_device
 from .evaluate import metrics_from_scores, score_dataset
@@ -387,7 +386,6 @@ def deterministic_algorithms(enabled: bool):
         torch.use_deterministic_algorithms(before)
 
 
-RESUME_WHY = "the resumed epochs would train on other images than the finished ones"
 RECIPE_FIELDS = ("seed", "batch_size", "flips", "betas", "precision", "weight_decay",
                  "lr_milestones")  # what the trained epochs depend on
 
@@ -401,8 +399,7 @@ def check_resumable(state: dict, tc: TrainConfig, dataset_spec: dict | None, che
     changed = differences({k: as_stored(stored[k]) for k in RECIPE_FIELDS},
                           {k: v for k, v in asdict(tc).items() if k in RECIPE_FIELDS})
     if dataset_spec and state.get("dataset"):
-        if state["dataset"].get("contents") and dataset_spec.get("contents"):  # a folder's images (run.py)
-            check_unchanged(state["dataset"]["contents"], dataset_spec["contents"], RESUME_WHY)
+        # a folder's "contents" are checked by daad_lib.run.check_same_images, before any image is decoded
         drop = lambda spec: {k: v for k, v in spec.items() if k not in ("data_dir", "contents")}
         changed += differences(drop(state["dataset"]), drop(dataset_spec))
     if changed:

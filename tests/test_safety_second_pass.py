@@ -21,11 +21,17 @@ from .test_folder import make_folders
 from .test_safety import TINY, train
 
 
+def unmasked_folders(root: Path) -> dict:
+    """test_folder.make_folders without masks: normal_dir and abnormal_dir only."""
+    dirs = make_folders(root, masks=None)
+    del dirs["mask_dir"]
+    return dirs
+
+
 def test_eval_and_resume_refuse_a_normal_folder_whose_images_changed(tmp_path, capsys):
     """The test split is a seeded share of normal_dir's sorted files: a file added later would
     reshuffle it and put trained-on images in the test set, silently."""
-    dirs = make_folders(tmp_path, masks=None)
-    del dirs["mask_dir"]
+    dirs = unmasked_folders(tmp_path)
     out = tmp_path / "run"
     assert folder_train(dirs, out, "--epochs", "1") == 0
     assert main(["eval", str(out / "checkpoint.pt")]) == 0  # unchanged folder: fine
@@ -52,8 +58,7 @@ def test_one_mask_is_never_given_to_two_defective_images(tmp_path):
 
 
 def test_a_good_folder_under_abnormal_dir_is_refused_not_counted_as_defective(tmp_path):
-    dirs = make_folders(tmp_path, masks=None)
-    del dirs["mask_dir"]
+    dirs = unmasked_folders(tmp_path)
     write_png(dirs["abnormal_dir"] / "good" / "100.png", np.full((20, 20, 3), 120, np.uint8))
     with pytest.raises(FolderLayoutError, match=r"sub-folder .*good: every image under abnormal_dir counts"):
         Folder(**dirs, split="test", image_size=16)
@@ -104,21 +109,24 @@ def test_score_refuses_a_test_threshold_made_before_the_run_was_resumed(tmp_path
     assert "made by `daad eval` at epoch 1, before the checkpoint was trained further" in capsys.readouterr().err
 
 
-def test_overwrite_keeps_the_old_run_when_the_new_data_is_wrong(tmp_path, capsys):
+def test_overwrite_keeps_the_old_run_when_the_new_data_or_settings_are_wrong(tmp_path, capsys):
     out = tmp_path / "run"
-    dirs = make_folders(tmp_path, masks=None)
-    del dirs["mask_dir"]
+    dirs = unmasked_folders(tmp_path)
     assert folder_train(dirs, out, "--epochs", "1") == 0
     before = (out / "checkpoint.pt").read_bytes()
     typo = {**dirs, "normal_dir": tmp_path / "goood"}
-    assert folder_train(typo, out, "--epochs", "1", "--overwrite") == 2
+    assert folder_train(typo, out, "--epochs", "1", "--overwrite") == 2  # found while reading the data
     assert "goood is not a folder" in capsys.readouterr().err
+    two = tmp_path / "two"
+    for i in range(2):
+        write_png(two / f"{i}.png", np.full((20, 20, 3), 120, np.uint8))
+    assert folder_train({"normal_dir": two}, out, "--epochs", "1", "--overwrite") == 2  # found after it
+    assert "too few to hold out" in capsys.readouterr().err  # 1 training image: nothing to hold out
     assert (out / "checkpoint.pt").read_bytes() == before
 
 
 def test_a_run_folder_inside_a_data_folder_is_refused_before_training(tmp_path, capsys):
-    dirs = make_folders(tmp_path, masks=None)
-    del dirs["mask_dir"]
+    dirs = unmasked_folders(tmp_path)
     out = dirs["normal_dir"] / "runs" / "ae"
     assert folder_train(dirs, out, "--epochs", "1") == 2
     assert "lies inside normal_dir" in capsys.readouterr().err and not out.exists()
@@ -164,8 +172,7 @@ def test_train_warns_when_the_threshold_rests_on_too_few_held_out_images(tmp_pat
 
 
 def test_a_test_folder_of_links_to_training_images_is_refused(tmp_path):
-    dirs = make_folders(tmp_path, masks=None)
-    del dirs["mask_dir"]
+    dirs = unmasked_folders(tmp_path)
     linked = tmp_path / "test_good"
     linked.mkdir()
     for path in sorted(dirs["normal_dir"].rglob("*.png"))[:2]:
@@ -203,8 +210,7 @@ def test_only_a_change_that_moves_the_split_is_refused(tmp_path, capsys):
 def test_runs_recorded_before_the_contents_existed_still_evaluate_and_resume(tmp_path):
     from daad_lib.checkpoint import load_checkpoint, update_checkpoint
 
-    dirs = make_folders(tmp_path, masks=None)
-    del dirs["mask_dir"]
+    dirs = unmasked_folders(tmp_path)
     out = tmp_path / "run"
     assert folder_train(dirs, out, "--epochs", "1") == 0
     dataset = load_checkpoint(out / "checkpoint.pt")["dataset"]
@@ -214,26 +220,11 @@ def test_runs_recorded_before_the_contents_existed_still_evaluate_and_resume(tmp
 
 
 def test_eval_at_another_gamma_writes_no_threshold_for_score(tmp_path, capsys):
-    dirs = make_folders(tmp_path, masks=None)
-    del dirs["mask_dir"]
+    dirs = unmasked_folders(tmp_path)
     out = tmp_path / "run"
     assert folder_train(dirs, out, "--epochs", "1") == 0
     assert main(["eval", str(out / "checkpoint.pt"), "--gamma", "0.5", "--out", str(tmp_path / "e.json")]) == 0
     assert "no decision.json written" in capsys.readouterr().out and not (out / "decision.json").exists()
-
-
-def test_overwrite_keeps_the_old_run_when_a_setting_fails_after_the_data_is_read(tmp_path, capsys):
-    out = tmp_path / "run"
-    dirs = make_folders(tmp_path, masks=None)
-    del dirs["mask_dir"]
-    assert folder_train(dirs, out, "--epochs", "1") == 0
-    before = (out / "checkpoint.pt").read_bytes()
-    two = tmp_path / "two"
-    for i in range(2):
-        write_png(two / f"{i}.png", np.full((20, 20, 3), 120, np.uint8))
-    assert folder_train({"normal_dir": two}, out, "--epochs", "1", "--overwrite") == 2  # 1 image: nothing to hold out
-    assert "too few to hold out" in capsys.readouterr().err
-    assert (out / "checkpoint.pt").read_bytes() == before
 
 
 def test_torchrun_through_the_cli_ends_cleanly_on_every_rank(tmp_path):
@@ -264,8 +255,7 @@ def test_an_oversized_mask_is_refused_by_name_like_an_image(tmp_path, monkeypatc
 
 
 def test_twelve_bit_data_in_sixteen_bit_files_is_warned_about_once(tmp_path):
-    dirs = make_folders(tmp_path, masks=None)
-    del dirs["mask_dir"]
+    dirs = unmasked_folders(tmp_path)
     camera = np.linspace(1000, 3000, 64 * 64).reshape(64, 64).astype(np.uint16)  # 12-bit values in a 16-bit PNG
     for name in ("cam1.png", "cam2.png"):
         Image.fromarray(camera).save(dirs["normal_dir"] / "batch_a" / name)
