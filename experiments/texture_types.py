@@ -25,6 +25,7 @@ from PIL import Image
 from scipy.stats import spearmanr
 
 from daad_lib.data import MAGNETIC_TILE
+from daad_lib.data.common import binary_mask, mask_values
 from daad_lib.metrics import image_auroc
 from daad_lib.provenance import results_info
 from daad_lib.run import build_split
@@ -36,11 +37,16 @@ RUNS = ROOT / "results" / "cpu2" / "runs"
 GROUPS = {"AE": f"mvtec-{MAGNETIC_TILE}-ae-seed?.json", "DAAD": f"mvtec-{MAGNETIC_TILE}-daad-cosine-seed?.json"}
 
 
-def log_aspect(path) -> float:
-    """|log(width / height)| of an image file as stored (0 for a square)."""
+def aspect_ratio(path) -> float:
+    """width / height of an image file as stored."""
     with Image.open(path) as image:
         width, height = image.size
-    return abs(math.log(width / height))
+    return width / height
+
+
+def defect_area(mask_path) -> float:
+    """The share of a mask's pixels marked defective (at the mask's own size)."""
+    return float(binary_mask(mask_values(mask_path)).mean())
 
 
 def by_type(scores: torch.Tensor, labels: torch.Tensor, types: list[str | None]) -> dict:
@@ -78,7 +84,8 @@ def main() -> None:
     where = subset_location(MAGNETIC_TILE, args.data_dir)
     test_set = build_split(data_spec("mvtec", 128, where["data_dir"], where["category"]), "test")
     labels, types = torch.tensor(test_set.labels), test_set.types
-    aspect = torch.tensor([log_aspect(path) for path, _, _ in test_set.items])
+    ratios = [aspect_ratio(path) for path, _, _ in test_set.items]
+    aspect = torch.tensor([abs(math.log(r)) for r in ratios])  # |log(width / height)|: 0 for a square
     normal = labels == 0
     rows = {}
     for model, pattern in GROUPS.items():
@@ -101,9 +108,12 @@ def main() -> None:
     shape = {"image_auroc": image_auroc(aspect, labels), "by_type": by_type(aspect, labels, types),
              "image_auroc_within_shape_bins": within_shape_bins(aspect, labels, aspect)}
     counts = {k: sum(t == k for t in types) for k in sorted({t for t in types if t})}
+    areas = {k: statistics.median(defect_area(mask) for (_, _, mask), t in zip(test_set.items, types) if t == k)
+             for k in counts}  # median share of the image each defect type covers
     report = {**results_info(), "what": "magnetic tile: image AUROC of R(x) by defect type, and of the tiles' "
               "shape alone", "image_size": 128, "epochs": 100, "counts": {"normal": int(normal.sum()), **counts},
-              "models": rows, "aspect_ratio_alone": shape, "wall_time_s": time.perf_counter() - began}
+              "models": rows, "aspect_ratio_alone": shape,
+              "median_defect_area": areas, "aspect_ratio_range": [min(ratios), max(ratios)], "wall_time_s": time.perf_counter() - began}
     kinds = list(counts)
     lines = ["# Magnetic tile: which defect types are missed (no training; protocol-2 runs, 128 px, 100 epochs)", "",
              "Image AUROC of each defect type's images against the 190 normal test images, mean over the seeds "
@@ -115,6 +125,8 @@ def main() -> None:
         lines.append(f"| {model} R(x), seeds {seeds} | {row['image_auroc_mean']:.3f} | "
                      f"{row['image_auroc_within_shape_bins_mean']:.3f} | "
                      + " | ".join(f"{row['by_type_mean'][k]:.3f}" for k in kinds) + " |")
+    lines.append("| median share of the image defective | | | "
+                 + " | ".join(f"{100 * areas[k]:.2f} %" for k in kinds) + " |")
     lines.append(f"| the tile's shape alone | {shape['image_auroc']:.3f} | {shape['image_auroc_within_shape_bins']:.3f} | "
                  + " | ".join(f"{shape['by_type'][k]:.3f}" for k in kinds) + " |")
     rho = {m: statistics.mean(s["rho_normal_r_aspect"] for s in r["per_seed"]) for m, r in rows.items()}
