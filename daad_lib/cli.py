@@ -25,6 +25,7 @@ from .checkpoint import CheckpointError, load_detector
 from .config import PRESETS, make_config
 from .data import (CHANNELS, DATASETS, CorruptImageError, Folder, FolderLayoutError, MVTecLayoutError,
                    build_dataset)
+from .data.common import FITS, fit_field
 from .data.oneclass import PREPROCESSINGS
 from .device import PRECISIONS
 from .evaluate import evaluate
@@ -55,14 +56,14 @@ def dataset_spec(args) -> dict:
         data_dir = str(Path(args.data_dir).expanduser().resolve()) if args.data_dir else None  # eval runs anywhere
         return {"name": args.dataset, "category": args.category, "normal_class": args.normal_class,
                 "image_size": args.image_size, "data_dir": data_dir, "validation_ratio": args.validation_ratio,
-                "preprocessing": args.preprocessing}
+                "preprocessing": args.preprocessing, **fit_field(args.fit)}
     if not args.normal_dir:
         raise ValueError("--dataset folder needs --normal-dir (a folder of normal images)")
     return {"name": "folder", "image_size": args.image_size, "channels": args.channels or 3,
             **{name: str(Path(getattr(args, name)).expanduser().resolve()) if getattr(args, name) else None
                for name in FOLDER_DIRS},
             "normal_split_ratio": args.normal_split_ratio, "split_seed": args.split_seed,
-            "validation_ratio": args.validation_ratio}
+            "validation_ratio": args.validation_ratio, **fit_field(args.fit)}
 
 
 def config_overrides(args) -> dict:
@@ -345,6 +346,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--preprocessing", choices=PREPROCESSINGS, default=DATA_DEFAULTS["preprocessing"].default,
                    help="mnist/cifar10: range = pixels to [-1, 1] (the paper); gcn-l1 = Deep SVDD's global "
                         "contrast normalisation and min-max scaling by the normal class's training images")
+    p.add_argument("--fit", choices=FITS, default=DATA_DEFAULTS["fit"].default,
+                   help="mvtec/folder: how an image that is not square becomes S x S: stretch it (the paper's), "
+                        "or pad it (keep its aspect ratio: the longer side to S, the shorter padded with the "
+                        "image's mean colour; scores and pixel metrics then read the image's own pixels only)")
     p.add_argument("--precision", choices=PRECISIONS, default=recipe.precision,
                    help="forward passes in float32 or under bfloat16 autocast; auto = bf16 where "
                         "the device computes it natively (CUDA, CPUs with AVX-512-BF16/AMX), else fp32")

@@ -31,15 +31,17 @@ def score_dataset(detector: Detector, dataset: Dataset, batch_size: int = 16, de
                   sigma: float | None = None, progress: bool = False, num_workers: int = 0) -> dict:
     """Raw scores for every test image, in dataset order.
 
-    Returns ``recon`` (n,), ``align`` (n,) or None, ``labels`` (n,), ``maps`` (n, H, W)
-    and ``masks`` (n, H, W) when the dataset has masks.
+    Returns ``recon`` (n,), ``align`` (n,) or None, ``labels`` (n,), ``maps`` (n, H, W),
+    ``masks`` (n, H, W) when the dataset has masks and ``valid`` (n, H, W) bool when its inputs
+    are padded (the images' own pixels, the only ones R(x) and the pixel metrics read).
     """
     dev = select_device(device)
     detector.to(dev).eval()
-    parts: dict[str, list] = {"recon": [], "align": [], "labels": [], "maps": [], "masks": []}
+    parts: dict[str, list] = {"recon": [], "align": [], "labels": [], "maps": [], "masks": [], "valid": []}
     batches = ordered_batches(dataset, batch_size, num_workers)
     for batch in tqdm(batches, disable=not progress, desc="score"):
-        scores = score_batch(detector, batch["image"].to(dev), sigma)
+        valid = batch.get("valid")  # (b, S, S) bool, padded inputs only
+        scores = score_batch(detector, batch["image"].to(dev), sigma, None if valid is None else valid.to(dev))
         parts["recon"].append(scores["recon"].cpu())
         parts["maps"].append(scores["map"].cpu())
         parts["labels"].append(torch.as_tensor(batch["label"]))
@@ -47,12 +49,15 @@ def score_dataset(detector: Detector, dataset: Dataset, batch_size: int = 16, de
             parts["align"].append(scores["align"].cpu())
         if "mask" in batch:
             parts["masks"].append(batch["mask"])
+        if valid is not None:
+            parts["valid"].append(valid.cpu())
     return {name: torch.cat(chunks) if chunks else None for name, chunks in parts.items()}
 
 
 def metrics_from_scores(scores: dict, gamma: float) -> dict:
     """Every metric of raw scores: ``recon`` (n,), ``align`` (n,) or None, ``labels`` (n,),
-    and ``maps``, ``masks`` (n, H, W) for the pixel metrics (None without masks).
+    and ``maps``, ``masks`` (n, H, W) for the pixel metrics (None without masks); with ``valid``
+    (n, H, W) bool (padded inputs), the pixel metrics and the map-read scores count those pixels only.
 
     Image level, of A(x) (Eq. 7, min-max over this set, weight ``gamma``): ``image_auroc``,
     ``image_f1_max``, ``image_aupr``; of R(x) and L(x) alone: ``image_auroc_recon``,
@@ -79,9 +84,19 @@ def metrics_from_scores(scores: dict, gamma: float) -> dict:
         result["image_auroc_by_score"] = auroc_by_image_score(scores, gamma)
     masks = scores.get("masks")
     if masks is not None and masks.any():
-        result.update(pixel_auroc=pixel_auroc(scores["maps"], masks), pixel_aupro=aupro(scores["maps"], masks),
-                      pixel_f1_max=f1_max(scores["maps"], masks)[0])
+        result.update(pixel_metrics(scores["maps"], masks, scores.get("valid")))
     return result
+
+
+def pixel_metrics(maps: torch.Tensor, masks: torch.Tensor, valid: torch.Tensor | None = None,
+                  names: tuple[str, ...] = ("pixel_auroc", "pixel_aupro", "pixel_f1_max")) -> dict:
+    """Pixel AUROC, AUPRO and F1-max of maps (n, H, W) against masks (n, H, W), over the ``valid``
+    pixels only when given (padded inputs: the padding is neither normal nor defective)."""
+    inside = (lambda t: t) if valid is None else (lambda t: t[valid])  # (n, H, W) or (P,) the pixels that count
+    metric = {"pixel_auroc": lambda: pixel_auroc(inside(maps), inside(masks)),
+              "pixel_aupro": lambda: aupro(maps, masks, valid=valid),
+              "pixel_f1_max": lambda: f1_max(inside(maps), inside(masks))[0]}
+    return {name: metric[name]() for name in names}
 
 
 def auroc_by_image_score(scores: dict, gamma: float) -> dict:
@@ -89,8 +104,8 @@ def auroc_by_image_score(scores: dict, gamma: float) -> dict:
     :func:`daad_lib.scoring.image_score`: ``{"mean": ..., "map_max": ..., "map_top1pct": ...}``.
     ``"mean"`` is the paper's R(x), so it equals ``image_auroc``; the others are labelled
     options read from the smoothed anomaly maps and change nothing else."""
-    return {rule: image_auroc(fuse(image_score(scores["recon"], scores["maps"], rule), scores.get("align"), gamma),
-                              scores["labels"])
+    return {rule: image_auroc(fuse(image_score(scores["recon"], scores["maps"], rule, scores.get("valid")),
+                                   scores.get("align"), gamma), scores["labels"])
             for rule in IMAGE_SCORES}
 
 
@@ -171,7 +186,8 @@ def metrics_by_type(scores: dict, gamma: float, types: list[str | None]) -> dict
         chosen = normal | torch.tensor([t == name for t in types])  # (n,) normal images + this type
         row = {"num_images": int((chosen & ~normal).sum()), "image_auroc": image_auroc(fused[chosen], labels[chosen])}
         if masks is not None and masks[chosen].any():
-            row.update(pixel_auroc=pixel_auroc(scores["maps"][chosen], masks[chosen]),
-                       pixel_aupro=aupro(scores["maps"][chosen], masks[chosen]))
+            valid = scores.get("valid")
+            row.update(pixel_metrics(scores["maps"][chosen], masks[chosen], None if valid is None else valid[chosen],
+                                     names=("pixel_auroc", "pixel_aupro")))
         out[name] = row
     return out

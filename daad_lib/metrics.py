@@ -83,31 +83,34 @@ def label_regions(masks: np.ndarray) -> tuple[np.ndarray, int]:
     return regions, int(count)
 
 
-def pro_curve(maps, masks) -> tuple[np.ndarray, np.ndarray]:
+def pro_curve(maps, masks, valid=None) -> tuple[np.ndarray, np.ndarray]:
     """The per-region-overlap curve at every distinct score threshold.
 
     Returns ``fpr`` and ``pro`` (both ascending, starting at 0): for the pixels with a score
     ``>= t``, the fraction of defect-free pixels that are flagged, and the mean over all
     ground-truth regions of the fraction of the region that is flagged. Computed at every
     threshold at once: each pixel adds 1/#defect-free to the FPR or 1/(K·|region|) to the
-    PRO, and cumulative sums over the pixels sorted by score give both curves.
+    PRO, and cumulative sums over the pixels sorted by score give both curves. With ``valid``
+    (B, H, W) bool, only those pixels count (padded inputs: the images' own pixels).
     """
     masks = np.asarray(masks, dtype=np.float32) > 0.5  # (B, H, W)
     scores = np.asarray(maps, dtype=np.float32)
     if scores.shape != masks.shape or masks.ndim != 3:
         raise ValueError(f"AUPRO needs maps and masks of the same shape (B, H, W), got "
                          f"{scores.shape} and {masks.shape}")
-    regions, count = label_regions(masks)
-    normal = ~masks
+    keep = np.ones(masks.size, dtype=bool) if valid is None else np.asarray(valid, dtype=bool).reshape(-1)  # (P,)
+    regions, count = label_regions(masks & keep.reshape(masks.shape))
+    normal = (~masks).reshape(-1) & keep  # (P,)
     if count == 0 or not normal.any():
         raise ValueError("AUPRO needs masks with both defect and defect-free pixels")
     region_sizes = np.bincount(regions.reshape(-1), minlength=count + 1)  # (K + 1,), [0] = background
     pro_step = np.zeros(count + 1)
     pro_step[1:] = 1.0 / (count * region_sizes[1:])
-    pro_step = pro_step[regions.reshape(-1)]  # (P,), 0 on defect-free pixels
-    order = np.argsort(-scores.reshape(-1), kind="stable")  # (P,) most anomalous first
-    sorted_scores = scores.reshape(-1)[order]
-    fpr = np.cumsum(normal.reshape(-1)[order]) / normal.sum()  # counts: exactly 1 at the end
+    pro_step = pro_step[regions.reshape(-1)][keep]  # (P',), 0 on defect-free pixels
+    scores, normal = scores.reshape(-1)[keep], normal[keep]  # (P',) the pixels that count
+    order = np.argsort(-scores, kind="stable")  # (P',) most anomalous first
+    sorted_scores = scores[order]
+    fpr = np.cumsum(normal[order]) / normal.sum()  # counts: exactly 1 at the end
     pro = np.cumsum(pro_step[order])
     # a threshold flags all pixels of its score at once: keep the last pixel of each score
     last = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
@@ -116,7 +119,7 @@ def pro_curve(maps, masks) -> tuple[np.ndarray, np.ndarray]:
     return fpr, pro
 
 
-def aupro(maps, masks, fpr_limit: float = 0.3) -> float:
+def aupro(maps, masks, fpr_limit: float = 0.3, valid=None) -> float:
     """Area under the PRO curve for FPR in [0, ``fpr_limit``], divided by ``fpr_limit``.
 
     The MVTec AD definition: connected ground-truth regions (8-connectivity,
@@ -128,10 +131,11 @@ def aupro(maps, masks, fpr_limit: float = 0.3) -> float:
     Args:
         maps: anomaly maps (B, H, W), higher = more anomalous.
         masks: ground truth (B, H, W), > 0.5 = defect.
+        valid: optional (B, H, W) bool, the pixels that count (padded inputs: the images' own).
     """
     if not 0 < fpr_limit <= 1:
         raise ValueError(f"fpr_limit must be in (0, 1], got {fpr_limit}")
-    fpr, pro = pro_curve(maps, masks)
+    fpr, pro = pro_curve(maps, masks, valid)
     inside = fpr <= fpr_limit
     x, y = fpr[inside], pro[inside]
     if x[-1] < fpr_limit:  # close the area at the limit, on the segment that crosses it

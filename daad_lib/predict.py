@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.transforms.functional import to_pil_image
 
-from .data.common import open_image, to_model_range
+from .data.common import fit_box, open_image, to_model_range, valid_region
 from .models import Detector
 from .scoring import fuse, score_batch
 
@@ -81,20 +81,26 @@ def predict(detector: Detector, images, score_stats: dict | None = None, thresho
     [torch.Size([40, 24])]
     """
     config = detector.config
+    fit = input_fit(detector)
     mode = "RGB" if config.channels == 3 else "L"
     pictures = [as_pil(image, mode) for image in as_list(images)]
-    transform = to_model_range(config.image_size, config.channels)
+    transform = to_model_range(config.image_size, config.channels, fit)
     detector.to(device).eval()
     gamma = config.gamma
     rows = []
     for start in range(0, len(pictures), batch_size):
         chunk = pictures[start:start + batch_size]
         x = torch.stack([transform(picture) for picture in chunk]).to(device)  # (b, C, S, S)
-        scores = score_batch(detector, x)
+        boxes = [fit_box(*picture.size, config.image_size, fit) for picture in chunk]  # (left, top, w, h) each
+        valid = (torch.stack([valid_region(box, config.image_size) for box in boxes]).to(device)
+                 if fit != "stretch" else None)  # (b, S, S): the images' own pixels
+        scores = score_batch(detector, x, valid=valid)
         fused = fuse(scores["recon"], scores["align"], gamma, score_stats) if score_stats else None
         for i, picture in enumerate(chunk):
             width, height = picture.size
-            full_map = F.interpolate(scores["map"][i][None, None], size=(height, width), mode="bilinear",
+            left, top, w, h = boxes[i]
+            own = scores["map"][i][top:top + h, left:left + w]  # (h, w): the image's own pixels
+            full_map = F.interpolate(own[None, None], size=(height, width), mode="bilinear",
                                      align_corners=False)[0, 0].cpu()  # (H, W)
             score = None if fused is None else float(fused[i])
             rows.append({"score": score, "recon": float(scores["recon"][i]),
@@ -102,6 +108,18 @@ def predict(detector: Detector, images, score_stats: dict | None = None, thresho
                          "map": full_map, "reconstruction": scores["x_hat"][i].cpu(),
                          "anomalous": None if score is None or threshold is None else score >= threshold})
     return rows
+
+
+def input_fit(detector: Detector) -> str:
+    """How images reach this detector: its training data's ``fit`` (stretch or pad). A model trained
+    on another preprocessing than the [-1, 1] range (Deep SVDD's ``gcn-l1``, whose scaling
+    constants come from the training class) is refused: single images cannot be scored like it."""
+    preprocessing = detector.data.get("preprocessing", "range")
+    if preprocessing != "range":
+        raise ValueError(f"this model was trained on {preprocessing!r}-preprocessed {detector.data.get('name')} "
+                         f"images, which single images cannot reproduce: score it with `daad eval` (or "
+                         f"daad_lib.evaluate on the library's dataset), or train with --preprocessing range")
+    return detector.data.get("fit", "stretch")
 
 
 def unique_names(paths: Iterable[str | Path]) -> list[str]:

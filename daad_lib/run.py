@@ -65,9 +65,10 @@ def build_split(spec: dict, split: str, data_dir: str | None = None, check_conte
             check_unchanged(spec["contents"], folder_contents(normal_dir=spec["normal_dir"]), TEST_SPLIT_WHY)
         return build_dataset("folder", split, spec["image_size"], channels=spec["channels"],
                              normal_split_ratio=spec["normal_split_ratio"], seed=spec["split_seed"],
-                             **{name: spec[name] for name in FOLDER_DIRS})
+                             fit=spec.get("fit", "stretch"), **{name: spec[name] for name in FOLDER_DIRS})
     return build_dataset(spec["name"], split, spec["image_size"], data_dir or spec.get("data_dir"),
-                         spec.get("category"), spec.get("normal_class") or 0, spec.get("preprocessing", "range"))
+                         spec.get("category"), spec.get("normal_class") or 0, spec.get("preprocessing", "range"),
+                         spec.get("fit", "stretch"))
 
 
 def with_folder_contents(spec: dict) -> dict:

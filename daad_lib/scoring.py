@@ -10,6 +10,11 @@
 The paper scores whole images only. MVTec AD has ground-truth masks, so we also
 return a per-pixel map: the squared error averaged over channels, smoothed by a
 Gaussian (σ = 4 px at 256 px, scaled with the image size).
+
+Inputs padded to a square (``fit="pad"``, :func:`daad_lib.data.common.fit_box`) come with a
+``valid`` (B, H, W) bool region of the image's own pixels: R(x) and the map-read image scores
+then read those pixels only, so the padding's easy reconstruction does not dilute a tile's
+error by an amount that depends on its shape.
 """
 from __future__ import annotations
 
@@ -21,9 +26,19 @@ from torchvision.transforms.functional import gaussian_blur
 from .models import Detector
 
 
-def reconstruction_score(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-    """R(x): (B, C, H, W) pair -> (B,) mean squared error per image."""
-    return (x - x_hat).pow(2).flatten(1).mean(dim=1)
+def reconstruction_score(x: torch.Tensor, x_hat: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """R(x): (B, C, H, W) pair -> (B,) mean squared error per image; with ``valid`` (B, H, W)
+    bool, the mean over the valid pixels only (and all channels).
+
+    >>> x, x_hat = torch.zeros(1, 1, 2, 2), torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])
+    >>> reconstruction_score(x, x_hat), reconstruction_score(x, x_hat, torch.tensor([[[True, True], [False, False]]]))
+    (tensor([0.2500]), tensor([0.5000]))
+    """
+    error = (x - x_hat).pow(2)
+    if valid is None:
+        return error.flatten(1).mean(dim=1)
+    inside = valid.to(error.dtype).flatten(1)  # (B, H*W)
+    return (error.mean(dim=1).flatten(1) * inside).sum(dim=1) / inside.sum(dim=1)
 
 
 def alignment_score(features_real: torch.Tensor, features_fake: torch.Tensor) -> torch.Tensor:
@@ -45,8 +60,9 @@ def anomaly_map(x: torch.Tensor, x_hat: torch.Tensor, sigma: float | None = None
 IMAGE_SCORES = ("mean", "map_max", "map_top1pct")
 
 
-def image_score(recon: torch.Tensor, maps: torch.Tensor, rule: str) -> torch.Tensor:
-    """The image score a rule reads: (B,) from R(x) (B,) and the smoothed maps (B, H, W).
+def image_score(recon: torch.Tensor, maps: torch.Tensor, rule: str, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """The image score a rule reads: (B,) from R(x) (B,) and the smoothed maps (B, H, W), over the
+    ``valid`` (B, H, W) pixels only when given (padded inputs).
 
     * ``"mean"``: R(x) itself, the mean squared error over every pixel (the paper's score);
     * ``"map_max"``: the map's maximum, the score of most of the field's detectors (PaDiM,
@@ -57,15 +73,21 @@ def image_score(recon: torch.Tensor, maps: torch.Tensor, rule: str) -> torch.Ten
     >>> image_score(maps.mean(dim=(1, 2)), maps, "map_max"), image_score(None, maps, "map_top1pct")
     (tensor([0., 5.]), tensor([0., 5.]))
     """
+    if rule not in IMAGE_SCORES:
+        raise ValueError(f"image score must be one of {IMAGE_SCORES}, got {rule!r}")
     if rule == "mean":
         return recon
     flat = maps.flatten(1)  # (B, H*W)
+    if valid is not None:
+        flat = flat.masked_fill(~valid.flatten(1), float("-inf"))  # padding never scores
     if rule == "map_max":
         return flat.max(dim=1).values
-    if rule == "map_top1pct":
+    if valid is None:  # map_top1pct over every pixel
         k = max(1, round(0.01 * flat.shape[1]))
         return flat.topk(k, dim=1).values.mean(dim=1)
-    raise ValueError(f"image score must be one of {IMAGE_SCORES}, got {rule!r}")
+    k = (0.01 * valid.flatten(1).sum(dim=1)).round().clamp(min=1).long()  # (B,) 1 % of each image's own pixels
+    top = flat.sort(dim=1, descending=True).values.nan_to_num(neginf=0.0).cumsum(dim=1)  # (B, H*W)
+    return top.gather(1, (k - 1)[:, None])[:, 0] / k
 
 
 def minmax(values: torch.Tensor, value_range: tuple[float, float] | None = None) -> torch.Tensor:
@@ -102,9 +124,12 @@ def score_ranges(recon: torch.Tensor, align: torch.Tensor | None) -> dict:
 
 
 @torch.no_grad()
-def score_batch(detector: Detector, x: torch.Tensor, sigma: float | None = None) -> dict:
+def score_batch(detector: Detector, x: torch.Tensor, sigma: float | None = None,
+                valid: torch.Tensor | None = None) -> dict:
     """Raw scores of one batch: ``recon`` (B,), ``align`` (B,) or None, ``map`` (B, H, W),
-    and the reconstruction ``x_hat``. The detector must be in eval mode."""
+    and the reconstruction ``x_hat``. With ``valid`` (B, H, W) bool, R(x) reads those pixels
+    only (L(x), of the discriminator's features, reads the whole input). The detector must be
+    in eval mode."""
     detector.check_input(x)
     x_hat, _ = detector.generator(x)
     align = None
@@ -112,5 +137,5 @@ def score_batch(detector: Detector, x: torch.Tensor, sigma: float | None = None)
         _, f_real = detector.discriminator(x)
         _, f_fake = detector.discriminator(x_hat)
         align = alignment_score(f_real, f_fake)
-    return {"recon": reconstruction_score(x, x_hat), "align": align,
+    return {"recon": reconstruction_score(x, x_hat, valid), "align": align,
             "map": anomaly_map(x, x_hat, sigma), "x_hat": x_hat}

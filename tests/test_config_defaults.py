@@ -3,6 +3,7 @@ built directly and one built by make_config agree, and stored records keep their
 from __future__ import annotations
 
 import argparse
+import inspect
 from dataclasses import fields
 
 import pytest
@@ -50,5 +51,6 @@ def test_data_flags_take_their_defaults_from_the_library():
     from daad_lib.data import Folder
 
     train = parser().parse_args(["train"])
-    assert train.normal_split_ratio == Folder.__init__.__defaults__[-2] and train.split_seed == 0
-    assert train.preprocessing == "range"
+    folder_defaults = inspect.signature(Folder).parameters
+    assert train.normal_split_ratio == folder_defaults["normal_split_ratio"].default and train.split_seed == 0
+    assert train.preprocessing == "range" and train.fit == folder_defaults["fit"].default == "stretch"

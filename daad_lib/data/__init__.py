@@ -11,19 +11,20 @@ from pathlib import Path
 from torch.utils.data import Dataset, Subset
 
 from .cache import InMemory
-from .common import CorruptImageError, default_data_dir, load_image, resolve_data_dir
+from .common import FITS, CorruptImageError, default_data_dir, load_image, resolve_data_dir
 from .folder import Folder, FolderLayoutError
 from .mvtec import MAGNETIC_TILE, MVTecAD, MVTecLayoutError
 from .oneclass import OneClass, cifar10, digits, mnist
 from .stripes import Stripes, stripes
 
 DATASETS = ("mvtec", "folder", "mnist", "cifar10", "digits", "stripes")
+FIT_DATASETS = ("mvtec", "folder")  # whose images may be other than square: the ``fit`` option
 CHANNELS = {"mvtec": 3, "folder": 3, "mnist": 1, "cifar10": 3, "digits": 1, "stripes": 3}
 
 
 def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path | None = None,
                   category: str | None = None, normal_class: int = 0, preprocessing: str = "range",
-                  **folder) -> Dataset:
+                  fit: str = "stretch", **folder) -> Dataset:
     """A train or test split. Items are dicts with ``image``, ``label`` (and ``mask`` for MVTec,
     and for a folder dataset with a ``mask_dir``).
 
@@ -33,12 +34,16 @@ def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path |
     ``name="folder"`` takes :class:`Folder`'s arguments as keywords (``normal_dir``,
     ``abnormal_dir``, ``mask_dir``, ``normal_test_dir``, ``channels``, ...) and no ``data_dir``.
     ``preprocessing`` (MNIST and CIFAR-10 only): ``"range"`` or Deep SVDD's ``"gcn-l1"``
-    (:mod:`daad_lib.data.oneclass`).
+    (:mod:`daad_lib.data.oneclass`). ``fit`` (MVTec layout and folders only): ``"stretch"`` every
+    image to S x S (the paper's) or ``"pad"`` it, keeping its aspect ratio
+    (:func:`~daad_lib.data.common.fit_box`).
     """
     if preprocessing != "range" and name not in ("mnist", "cifar10"):
         raise ValueError(f"preprocessing {preprocessing!r} is an option of mnist and cifar10, not {name!r}")
+    if fit != "stretch" and name not in FIT_DATASETS:
+        raise ValueError(f"fit {fit!r} is an option of {' and '.join(FIT_DATASETS)}, not {name!r}: its images are square")
     if name == "folder":
-        return Folder(split=split, image_size=image_size, **folder)
+        return Folder(split=split, image_size=image_size, fit=fit, **folder)
     if folder:
         raise ValueError(f"{', '.join(sorted(folder))}: arguments of the folder dataset, not of {name!r}")
     if name == "stripes":
@@ -53,8 +58,8 @@ def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path |
                 raise MVTecLayoutError(f"data directory {base} is the category folder {base.name!r}, but the "
                                        f"category asked for is {category!r}: give the MVTec AD root instead, "
                                        f"or drop --category")
-            return MVTecAD(base, None, split, image_size)
-        return MVTecAD(base, category or "bottle", split, image_size)
+            return MVTecAD(base, None, split, image_size, fit=fit)
+        return MVTecAD(base, category or "bottle", split, image_size, fit=fit)
     if name == "mnist":
         return mnist(root, split, normal_class, image_size, preprocessing)
     if name == "cifar10":
@@ -76,4 +81,4 @@ def default_flips(dataset: Dataset) -> bool:
 
 __all__ = ["default_flips", "DATASETS", "CHANNELS", "build_dataset", "Folder", "FolderLayoutError", "MAGNETIC_TILE", "MVTecAD",
            "MVTecLayoutError", "OneClass", "Stripes", "stripes", "mnist", "cifar10", "digits", "CorruptImageError",
-           "default_data_dir", "resolve_data_dir", "load_image"]
+           "default_data_dir", "resolve_data_dir", "load_image", "FIT_DATASETS", "FITS"]

@@ -40,11 +40,12 @@ def from_bytes(images: torch.Tensor) -> torch.Tensor:
 
 class InMemory(Dataset):
     """Every item of a dataset, decoded once: ``images`` (n, C, S, S), ``labels`` (n,),
-    ``masks`` (n, S, S) bool or None. Items and batches look like the wrapped dataset's."""
+    ``masks`` (n, S, S) bool or None, ``valid`` (n, S, S) bool or None (the images' own pixels
+    of padded inputs). Items and batches look like the wrapped dataset's."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor | None,
-                 source: Dataset | None = None):
-        self.images, self.labels, self.masks, self.source = images, labels, masks, source
+                 source: Dataset | None = None, valid: torch.Tensor | None = None):
+        self.images, self.labels, self.masks, self.source, self.valid = images, labels, masks, source, valid
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -52,13 +53,16 @@ class InMemory(Dataset):
     def to(self, device: torch.device | str) -> "InMemory":
         """The same items with their tensors on ``device`` (a GPU: batches then never cross the bus)."""
         masks = self.masks.to(device) if self.masks is not None else None
-        return InMemory(self.images.to(device), self.labels.to(device), masks, self.source)
+        valid = self.valid.to(device) if self.valid is not None else None
+        return InMemory(self.images.to(device), self.labels.to(device), masks, self.source, valid)
 
     def batch(self, indices: torch.Tensor) -> dict:
         """The items at ``indices`` as one batch: ``image`` (b, C, S, S) float in [-1, 1], ..."""
         batch = {"image": from_bytes(self.images[indices]), "label": self.labels[indices]}
         if self.masks is not None:
             batch["mask"] = self.masks[indices].float()
+        if self.valid is not None:
+            batch["valid"] = self.valid[indices]
         return batch
 
     def __getitem__(self, index: int) -> dict:
@@ -70,16 +74,18 @@ def in_memory(dataset: Dataset, progress: bool = False) -> InMemory:
     """Decode every item of ``dataset`` once (a no-op for an :class:`InMemory`)."""
     if isinstance(dataset, InMemory):
         return dataset
-    images, labels, masks = [], [], []
+    images, labels, masks, valid = [], [], [], []
     for index in tqdm(range(len(dataset)), desc="decode", disable=not progress, leave=False):
         item = dataset[index]
         images.append(item["image"])
         labels.append(int(item["label"]))
         if "mask" in item:
             masks.append(item["mask"] > 0.5)
+        if "valid" in item:
+            valid.append(item["valid"])
     if not images:
         raise ValueError("the dataset holds no images")
     return InMemory(to_bytes_if_exact(torch.stack(images)),  # (n, C, S, S)
                     torch.tensor(labels),  # (n,)
                     torch.stack(masks) if masks else None,  # (n, S, S) bool
-                    source=dataset)
+                    source=dataset, valid=torch.stack(valid) if valid else None)  # (n, S, S) bool

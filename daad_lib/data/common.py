@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageStat, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision import transforms
 
@@ -47,10 +47,74 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
     return path.resolve()
 
 
-def to_model_range(image_size: int, channels: int) -> transforms.Compose:
-    """PIL image -> (C, S, S) float tensor in [-1, 1] (Sec. 4.1)."""
+# How an image of any shape becomes the model's S x S input:
+# * "stretch": resized to S x S, whatever its aspect ratio (the paper's; MVTec AD's images are square);
+# * "pad": its longer side resized to S and the shorter one padded to S, centred, with the image's
+#   own mean colour, so a long tile keeps its shape. Scores and pixel metrics then read only the
+#   image's own pixels (the batch's ``valid`` region; results/texture/aspect_rule.md).
+FITS = ("stretch", "pad")
+
+
+def check_fit(fit: str) -> None:
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+
+
+def fit_field(fit: str) -> dict:
+    """A dataset spec's ``fit`` entry, stored only when it is not the paper's stretch: a spec without
+    it (every checkpoint made before the option) means stretch, so those runs still resume."""
+    check_fit(fit)
+    return {} if fit == "stretch" else {"fit": fit}
+
+
+def fit_box(width: int, height: int, image_size: int, fit: str) -> tuple[int, int, int, int]:
+    """Where a ``width`` x ``height`` image lands on the S x S input: (left, top, w, h).
+
+    The one owner of the input geometry: images, masks, the ``valid`` region and the maps that
+    :func:`daad_lib.predict.predict` returns at an image's own size all follow it.
+
+    >>> fit_box(200, 100, 64, "pad"), fit_box(200, 100, 64, "stretch")
+    ((0, 16, 64, 32), (0, 0, 64, 64))
+    """
+    check_fit(fit)
+    if fit == "stretch":
+        return 0, 0, image_size, image_size
+    scale = image_size / max(width, height)
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    return (image_size - w) // 2, (image_size - h) // 2, w, h
+
+
+def valid_region(box: tuple[int, int, int, int], image_size: int) -> torch.Tensor:
+    """(S, S) bool: True on the image's own pixels of an input placed at ``box`` (:func:`fit_box`)."""
+    left, top, w, h = box
+    valid = torch.zeros(image_size, image_size, dtype=torch.bool)
+    valid[top:top + h, left:left + w] = True
+    return valid
+
+
+class FitToSquare:
+    """PIL image -> S x S PIL image by :func:`fit_box`: stretched, or resized and padded with the
+    image's own mean colour (a picklable transform, so DataLoader workers can use it)."""
+
+    def __init__(self, image_size: int, fit: str = "stretch"):
+        check_fit(fit)
+        self.image_size, self.fit = image_size, fit
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        left, top, w, h = fit_box(*image.size, self.image_size, self.fit)
+        resized = transforms.functional.resize(image, [h, w], antialias=True)
+        if self.fit == "stretch":
+            return resized
+        mean = tuple(round(v) for v in ImageStat.Stat(resized).mean)  # one value per band
+        canvas = Image.new(resized.mode, (self.image_size, self.image_size), mean if len(mean) > 1 else mean[0])
+        canvas.paste(resized, (left, top))
+        return canvas
+
+
+def to_model_range(image_size: int, channels: int, fit: str = "stretch") -> transforms.Compose:
+    """PIL image -> (C, S, S) float tensor in [-1, 1] (Sec. 4.1), its shape fitted by ``fit``."""
     return transforms.Compose([
-        transforms.Resize((image_size, image_size), antialias=True),
+        FitToSquare(image_size, fit),
         transforms.ToTensor(),  # [0, 1]
         transforms.Normalize([0.5] * channels, [0.5] * channels),  # [-1, 1]
     ])
@@ -134,10 +198,10 @@ def image_size_of(path: Path) -> tuple[int, int]:
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
-def load_image(path: str | Path, image_size: int, channels: int) -> torch.Tensor:
+def load_image(path: str | Path, image_size: int, channels: int, fit: str = "stretch") -> torch.Tensor:
     """One image file as a (C, S, S) tensor in [-1, 1]."""
     image = open_image(Path(path), "RGB" if channels == 3 else "L")
-    return to_model_range(image_size, channels)(image)
+    return to_model_range(image_size, channels, fit)(image)
 
 
 def mask_values(path: Path) -> np.ndarray:
@@ -160,13 +224,16 @@ def binary_mask(values: np.ndarray) -> np.ndarray:
     return values > values.max() / 2 if values.max() > 0 else np.zeros(values.shape, dtype=bool)
 
 
-def load_mask(path: str | Path, image_size: int) -> torch.Tensor:
-    """A ground-truth mask as an (S, S) float tensor in {0, 1}, resized by nearest neighbour
-    (:func:`binary_mask` of :func:`mask_values`)."""
+def load_mask(path: str | Path, image_size: int, box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    """A ground-truth mask as an (S, S) float tensor in {0, 1} (:func:`binary_mask` of
+    :func:`mask_values`), resized by nearest neighbour into its image's ``box`` (:func:`fit_box`;
+    default the whole S x S) and 0 outside it."""
+    left, top, w, h = box or (0, 0, image_size, image_size)
     defect = Image.fromarray(binary_mask(mask_values(Path(path))).astype(np.uint8) * 255)  # mode "L"
-    resized = transforms.functional.resize(defect, [image_size, image_size],
-                                           interpolation=transforms.InterpolationMode.NEAREST)
-    return (transforms.functional.pil_to_tensor(resized)[0] > 0).float()  # (S, S)
+    resized = transforms.functional.resize(defect, [h, w], interpolation=transforms.InterpolationMode.NEAREST)
+    mask = torch.zeros(image_size, image_size)
+    mask[top:top + h, left:left + w] = (transforms.functional.pil_to_tensor(resized)[0] > 0).float()  # (h, w)
+    return mask  # (S, S)
 
 
 def check_mask(mask_path: Path, image_path: Path) -> None:
@@ -198,8 +265,9 @@ class ImageFiles(Dataset):
     """A dataset of image files listed as ``items``: (image path, label, mask path or None).
 
     The one place that turns a listed file into an item: ``image`` (C, S, S) in [-1, 1],
-    ``label`` (0 normal, 1 defective) and, when ``has_masks``, ``mask`` (S, S) in {0, 1}
-    (all zero for an image without a mask). MVTecAD and Folder only build the list.
+    ``label`` (0 normal, 1 defective), when ``has_masks`` a ``mask`` (S, S) in {0, 1} (all
+    zero for an image without a mask), and with ``fit="pad"`` the ``valid`` (S, S) bool region
+    of the image's own pixels. MVTecAD and Folder only build the list.
     """
 
     items: list[tuple[Path, int, Path | None]]
@@ -207,6 +275,7 @@ class ImageFiles(Dataset):
     channels: int
     transform: Callable
     has_masks: bool = True
+    fit: str = "stretch"
 
     def __len__(self) -> int:
         return len(self.items)
@@ -252,9 +321,12 @@ class ImageFiles(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         path, label, mask_path = self.items[index]
-        item = {"image": self.transform(open_image(path, "RGB" if self.channels == 3 else "L")),
-                "label": label}
+        picture = open_image(path, "RGB" if self.channels == 3 else "L")
+        box = fit_box(*picture.size, self.image_size, self.fit)  # (left, top, w, h) on the S x S input
+        item = {"image": self.transform(picture), "label": label}
+        if self.fit != "stretch":
+            item["valid"] = valid_region(box, self.image_size)
         if self.has_masks:
-            item["mask"] = (load_mask(mask_path, self.image_size) if mask_path is not None
+            item["mask"] = (load_mask(mask_path, self.image_size, box) if mask_path is not None
                             else torch.zeros(self.image_size, self.image_size))
         return item

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from .common import IMAGE_SUFFIXES, ImageFiles, held_out, to_model_range
+from .common import IMAGE_SUFFIXES, ImageFiles, check_fit, held_out, to_model_range
 
 
 class FolderLayoutError(ValueError):
@@ -198,16 +198,19 @@ class Folder(ImageFiles):
         channels: 3 (RGB; grey images are repeated) or 1 (grey; colour images are converted).
         normal_split_ratio: share of ``normal_dir`` held out for testing without ``normal_test_dir``.
         seed: seed of that split.
+        fit: ``"stretch"`` to S x S (the paper's), or ``"pad"`` (keep the aspect ratio; see
+            :func:`~daad_lib.data.common.fit_box`).
     """
 
     def __init__(self, normal_dir: str | Path, abnormal_dir: str | Path | None = None,
                  mask_dir: str | Path | None = None, normal_test_dir: str | Path | None = None,
                  split: str = "train", image_size: int = 256, channels: int = 3,
-                 normal_split_ratio: float = 0.2, seed: int = 0):
+                 normal_split_ratio: float = 0.2, seed: int = 0, fit: str = "stretch"):
+        check_fit(fit)
         check_arguments(split, channels, normal_split_ratio, abnormal_dir, mask_dir)
         check_disjoint(normal_dir=normal_dir, abnormal_dir=abnormal_dir, mask_dir=mask_dir,
                        normal_test_dir=normal_test_dir)
-        self.split, self.image_size, self.channels = split, image_size, channels
+        self.split, self.image_size, self.channels, self.fit = split, image_size, channels, fit
         self.has_masks = mask_dir is not None
         self.abnormal_root = Path(abnormal_dir).expanduser() if abnormal_dir is not None else None
         normal = find_images(normal_dir, "normal_dir")
@@ -227,7 +230,7 @@ class Folder(ImageFiles):
             if not self.items:
                 raise FolderLayoutError("the test split is empty: give abnormal_dir, normal_test_dir "
                                         "or a normal_split_ratio above 0")
-        self.transform = to_model_range(image_size, channels)
+        self.transform = to_model_range(image_size, channels, fit)
 
     def defect_type(self, path: Path) -> str:
         """The first sub-folder of ``abnormal_dir`` a defective image sits in (``crack/007.png``

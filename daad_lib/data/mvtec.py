@@ -75,6 +75,8 @@ class MVTecAD(ImageFiles):
         split: ``"train"`` (normal images only) or ``"test"``.
         image_size: images are resized to S x S (masks with nearest neighbour).
         channels: 3 (RGB, also for the grey categories) or 1.
+        fit: ``"stretch"`` to S x S (the paper's), or ``"pad"`` (keep the aspect ratio; see
+            :func:`~daad_lib.data.common.fit_box`).
 
     >>> test = MVTecAD("../shared/data/mvtec_ad", "bottle", split="test", image_size=128)  # doctest: +SKIP
     >>> item = test[0]; item["image"].shape, item["mask"].shape                             # doctest: +SKIP
@@ -82,9 +84,9 @@ class MVTecAD(ImageFiles):
     """
 
     def __init__(self, root: str | Path, category: str | None = None, split: str = "train",
-                 image_size: int = 256, channels: int = 3):
+                 image_size: int = 256, channels: int = 3, fit: str = "stretch"):
         self.folder = category_dir(root, category)
         self.category = category or self.folder.name
-        self.split, self.image_size, self.channels = split, image_size, channels
+        self.split, self.image_size, self.channels, self.fit = split, image_size, channels, fit
         self.items = list_split(self.folder, split)
-        self.transform = to_model_range(image_size, channels)
+        self.transform = to_model_range(image_size, channels, fit)
