@@ -22,6 +22,7 @@ import torch
 from daad_lib import run as pipeline
 from daad_lib.config import BLOCK_RATES, PRESETS, ModelConfig, make_config
 from daad_lib.data import CHANNELS, resolve_data_dir
+from daad_lib.data.common import fit_field
 from daad_lib.evaluate import metrics_from_scores, score_dataset
 from daad_lib.provenance import check_rerunnable, pin_commit, results_info
 from daad_lib.run import Trained
@@ -67,7 +68,8 @@ PROTOCOL_LABEL = {
 
 # A run's training recipe beyond the protocol's epochs, batch and precision; a stored run without a
 # field was made with its default here (``flips``: the paper's horizontal + vertical flips, Sec. 4.1).
-RECIPE_DEFAULTS = {"weight_decay": 0.0, "lr_milestones": [], "preprocessing": "range", "flips": True}
+# ``fit``: how a non-square image becomes S x S (daad_lib.data.common.fit_box); the paper stretches.
+RECIPE_DEFAULTS = {"weight_decay": 0.0, "lr_milestones": [], "preprocessing": "range", "flips": True, "fit": "stretch"}
 
 # Magnetic-tile defects live in their own folder of the data root (daad_lib.data.MAGNETIC_TILE);
 # every experiment finds them through mvtec_folder / subset_location.
@@ -146,7 +148,7 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     With ``cached_only``, never train: return None when the run has no stored result.
     ``store_scores=False`` keeps only the AUROCs (for test sets of thousands of images).
     ``keep_epochs`` keeps checkpoints at those epochs under ``runs/experiments/``.
-    ``recipe`` sets ``weight_decay``, ``lr_milestones``, the data's ``preprocessing`` and ``flips``.
+    ``recipe`` sets ``weight_decay``, ``lr_milestones``, the data's ``preprocessing``, ``fit`` and ``flips``.
     """
     recipe = {**RECIPE_DEFAULTS, **(recipe or {})}
     settings = PROTOCOLS[protocol]
@@ -164,7 +166,7 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
     if cached_only:
         return None
 
-    spec = data_spec(dataset, image_size, data_dir, category, normal_class, recipe["preprocessing"])
+    spec = data_spec(dataset, image_size, data_dir, category, normal_class, recipe["preprocessing"], recipe["fit"])
     train_config = TrainConfig(epochs=epochs, seed=seed, precision=precision, keep_epochs=keep_epochs,
                                batch_size=batch_size, weight_decay=recipe["weight_decay"], flips=recipe["flips"],
                                lr_milestones=tuple(recipe["lr_milestones"]))
@@ -196,12 +198,12 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
 
 
 def data_spec(dataset: str, image_size: int, data_dir: str | None = None, category: str | None = "bottle",
-              normal_class: int = 0, preprocessing: str = "range") -> dict:
+              normal_class: int = 0, preprocessing: str = "range", fit: str = "stretch") -> dict:
     """The library's dataset spec (:func:`daad_lib.run.build_split`) of an experiment's data:
     an MVTec-layout ``category``, or one-class ``normal_class`` of MNIST / CIFAR-10."""
     spec = {"name": dataset, "image_size": image_size, "data_dir": data_dir, "preprocessing": preprocessing}
     if dataset == "mvtec":
-        return {**spec, "category": category}
+        return {**spec, "category": category, **fit_field(fit)}
     return {**spec, "normal_class": normal_class}
 
 

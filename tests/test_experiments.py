@@ -330,3 +330,11 @@ def test_dcae_tables_pair_a_model_with_the_ae_by_class_and_seed_and_judge_only_a
     noisy = dcae.paired_with_ae({(0, 0): 0.93, (0, 1): 0.99, (0, 2): 0.90}, {(0, s): 0.90 for s in range(3)},
                                 [0], [0, 1, 2])  # +0.04 ± 0.046: inside its spread
     assert noisy["verdict"] == "does not beat the AE"
+
+
+def test_texture_fit_verdict_follows_the_written_rule():
+    from experiments.texture_fit import verdict
+    assert verdict([0.04, 0.05, 0.035]) == "lifts"
+    assert verdict([0.10, -0.05, 0.04]) == "does not lift"  # mean +0.030 but within its spread
+    assert verdict([0.02, 0.025, 0.02]) == "does not lift"  # steady but below +0.03
+    assert verdict([0.2, 0.2]).startswith("no verdict: 2 of 3")
