@@ -456,6 +456,9 @@ def train_loop(detector: Detector, dataset: Dataset, tc: TrainConfig, out_dir: s
         state = load_checkpoint(checkpoint, detector.config.variant)
         check_resumable(state, tc, dataset_spec, checkpoint)
         history, start = restore_training(state, detector, opt_g, opt_d)
+        if tc.epochs < start:  # it would train nothing, and the run's records would name the smaller number
+            raise ValueError(f"cannot resume {checkpoint} to {tc.epochs} epochs: it has already trained {start}; "
+                             f"give --epochs {start} or more (evaluate it as it is with `daad eval`)")
         detector.to(dev)
         if main:  # the log holds exactly the checkpoint's epochs (a kill may have cut it short or long)
             rundir.atomic_write_text(out / LOG_NAME, "".join(json.dumps(entry) + "\n" for entry in history))

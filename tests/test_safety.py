@@ -79,6 +79,15 @@ def test_resume_refuses_a_changed_recipe_and_names_the_fields(tmp_path, capsys):
     assert state["train_config"]["seed"] == 0 and state["epoch"] == 1  # the record still describes the run
 
 
+def test_resume_to_fewer_epochs_than_trained_is_refused_and_changes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "2", "--out", str(out)]) == 0
+    before = {name: (out / name).read_bytes() for name in ("checkpoint.pt", "train.json", "log.jsonl")}
+    assert train(out, "--resume") == 2  # --epochs 1 on a 2-epoch run would train nothing
+    assert "already trained 2" in capsys.readouterr().err
+    assert {name: (out / name).read_bytes() for name in before} == before  # train.json still says 2 epochs
+
+
 def test_an_interrupted_kept_checkpoint_leaves_no_partial_file(tmp_path, monkeypatch):
     import os
 
