@@ -14,6 +14,7 @@ from PIL import Image
 from daad_lib.cli import main
 from daad_lib.data import Folder, FolderLayoutError
 from daad_lib.data.common import load_mask
+from daad_lib.data.folder import find_images
 
 from .conftest import write_png
 from .test_cli import folder_train
@@ -265,3 +266,21 @@ def test_twelve_bit_data_in_sixteen_bit_files_is_warned_about_once(tmp_path):
     messages = [str(w.message) for w in caught if "16-bit" in str(w.message)]
     assert len(messages) == 1 and "images are 16-bit with values far below 65535" in messages[0]
     assert "at most 3000" in messages[0] and "12-bit camera data" in messages[0]
+
+
+def test_symlinked_sub_folders_are_read_once_and_loops_end(tmp_path):
+    """A normal folder that links in another folder of images (a common way to gather batches) must
+    count those images, not drop them silently; a link that loops back must not hang or repeat."""
+    rng = np.random.default_rng(0)
+    batch = tmp_path / "elsewhere" / "batch2"
+    for i in range(3):
+        write_png(batch / f"{i:03d}.png", rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
+    normal = tmp_path / "good"
+    for i in range(2):
+        write_png(normal / "batch1" / f"{i:03d}.png", rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
+    (normal / "batch2").symlink_to(batch, target_is_directory=True)
+    (normal / "batch1" / "loop").symlink_to(normal, target_is_directory=True)  # a cycle
+    (normal / "again").symlink_to(batch, target_is_directory=True)  # the same folder linked twice
+    found = find_images(normal, "normal_dir")
+    assert len(found) == 5 and len({path.resolve() for path in found}) == 5
+    assert [path.parent.name for path in found] == ["again"] * 3 + ["batch1"] * 2  # the first link in sorted order

@@ -26,6 +26,7 @@ for normal images).
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import torch
@@ -38,13 +39,27 @@ class FolderLayoutError(ValueError):
     not an image, a defective image without its mask."""
 
 
+def files_under(folder: Path) -> list[Path]:
+    """Every file under ``folder``, nested and symlinked sub-folders included (a folder reached
+    twice, e.g. through a link that loops back, is read once); hidden files and folders skipped."""
+    files, seen = [], set()
+    for parent, folders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(parent)
+        if real in seen:  # a symlink cycle, or a second link to the same folder
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = sorted(name for name in folders if not name.startswith("."))  # walked in a fixed order
+        files += [Path(parent) / name for name in names if not name.startswith(".")]
+    return sorted(path for path in files if path.is_file())
+
+
 def find_images(folder: str | Path, role: str) -> list[Path]:
-    """Every image under ``folder`` (nested folders too, hidden files skipped), sorted."""
+    """Every image under ``folder`` (nested and symlinked folders too, hidden files skipped), sorted."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise FolderLayoutError(f"{role} {folder} is not a folder")
-    files = sorted(path for path in folder.rglob("*") if path.is_file()
-                   and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+    files = files_under(folder)
     for path in files:
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             raise FolderLayoutError(f"{path} in {role} is not an image (expected one of "
