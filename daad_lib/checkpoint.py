@@ -135,4 +135,5 @@ def load_detector(path: str | Path, variant: str | None = None) -> tuple[Detecto
     """The trained detector stored at ``path`` (in eval mode) and the whole checkpoint."""
     state = load_checkpoint(path, variant)
     detector = restore_detector(state)
+    detector.data = state.get("dataset") or {}  # how its inputs were made: predict follows it
     return detector.eval(), state

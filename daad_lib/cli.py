@@ -349,7 +349,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fit", choices=FITS, default=DATA_DEFAULTS["fit"].default,
                    help="mvtec/folder: how an image that is not square becomes S x S: stretch it (the paper's), "
                         "or pad it (keep its aspect ratio: the longer side to S, the shorter padded with the "
-                        "image's mean colour; scores and pixel metrics then read the image's own pixels only)")
+                        "image's mean colour; R(x), the maps and the pixel metrics then read the image's own pixels only; "
+                        "training's loss and DAAD+'s L(x) still see the whole input)")
     p.add_argument("--precision", choices=PRECISIONS, default=recipe.precision,
                    help="forward passes in float32 or under bfloat16 autocast; auto = bf16 where "
                         "the device computes it natively (CUDA, CPUs with AVX-512-BF16/AMX), else fp32")

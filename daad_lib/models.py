@@ -31,7 +31,7 @@ class Detector(nn.Module):
         self.discriminator = Discriminator(config) if config.discriminator else None
         self.score_stats: dict | None = None  # training images' range of R(x), L(x) (daad train)
         self.decision: dict | None = None  # label-free threshold on A(x) and its rule (daad train)
-        self.data: dict = {}  # the training data's spec (daad train): its "fit" and "preprocessing" shape inputs
+        self.data: dict = {}  # the training data's spec, set by training and loading: its "fit" and "preprocessing" shape inputs
 
     @classmethod
     def load(cls, path, variant: str | None = None, sha256: str | None = None) -> "Detector":
@@ -49,7 +49,6 @@ class Detector(nn.Module):
 
         detector, state = load_detector(fetch(path, sha256), variant)
         detector.score_stats, detector.decision = state.get("score_stats"), state.get("decision")
-        detector.data = state.get("dataset") or {}
         return detector
 
     def predict(self, images, threshold: float | None = None, device: str = "cpu") -> list[dict]:

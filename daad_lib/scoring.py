@@ -46,14 +46,29 @@ def alignment_score(features_real: torch.Tensor, features_fake: torch.Tensor) ->
     return (features_real - features_fake).pow(2).flatten(1).mean(dim=1)
 
 
-def anomaly_map(x: torch.Tensor, x_hat: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
-    """Per-pixel squared error (B, H, W), Gaussian-smoothed; sigma=0 disables smoothing."""
+def anomaly_map(x: torch.Tensor, x_hat: torch.Tensor, sigma: float | None = None,
+                valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-pixel squared error (B, H, W), Gaussian-smoothed; sigma=0 disables smoothing.
+
+    With ``valid`` (B, H, W) bool, the smoothing is a normalised convolution over the valid
+    pixels only, blur(error · valid) / blur(valid), and the map is 0 outside them: the padding
+    neither lowers a thin tile's map near its edges nor leaks its own error in.
+
+    >>> x, x_hat = torch.zeros(1, 1, 8, 8), torch.ones(1, 1, 8, 8)
+    >>> valid = torch.zeros(1, 8, 8, dtype=torch.bool); valid[:, 3:5] = True   # a 2-pixel-high tile
+    >>> anomaly_map(x, x_hat, 1.0, valid)[0, 3:5].min().item(), anomaly_map(x, x_hat, 1.0, valid)[0, 0].max().item()
+    (1.0, 0.0)
+    """
     error = (x - x_hat).pow(2).mean(dim=1, keepdim=True)  # (B, 1, H, W)
     if sigma is None:
         sigma = 4.0 * x.shape[-1] / 256
+    weight = None if valid is None else valid[:, None].to(error.dtype)  # (B, 1, H, W)
+    if weight is not None:
+        error = error * weight
     if sigma > 0:
         radius = max(1, math.ceil(3 * sigma))
-        error = gaussian_blur(error, kernel_size=2 * radius + 1, sigma=sigma)
+        blur = lambda t: gaussian_blur(t, kernel_size=2 * radius + 1, sigma=sigma)
+        error = blur(error) if weight is None else blur(error) / blur(weight).clamp(min=1e-12) * weight
     return error[:, 0]
 
 
@@ -138,4 +153,4 @@ def score_batch(detector: Detector, x: torch.Tensor, sigma: float | None = None,
         _, f_fake = detector.discriminator(x_hat)
         align = alignment_score(f_real, f_fake)
     return {"recon": reconstruction_score(x, x_hat, valid), "align": align,
-            "map": anomaly_map(x, x_hat, sigma), "x_hat": x_hat}
+            "map": anomaly_map(x, x_hat, sigma, valid), "x_hat": x_hat}

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from . import distributed, losses, rundir
 from .checkpoint import differences, load_checkpoint, restore_training, save_checkpoint, training_state
 from .config import make_config
-from .data import default_flips
+from .data import default_flips, input_spec
 from .data.cache import InMemory, in_memory
 from .device import PRECISIONS, autocast, resolve_precision, select_device
 from .evaluate import metrics_from_scores, score_dataset
@@ -357,8 +357,11 @@ def train(detector: Detector, dataset: Dataset, train_config: TrainConfig | None
     (:func:`check_resumable`). ``eval_set`` is the test split that
     ``train_config.eval_every`` evaluates. In a process group (torchrun, see
     :mod:`daad_lib.distributed`), every rank calls this and trains its share of each batch;
-    rank 0 alone writes.
+    rank 0 alone writes. ``detector.data`` becomes ``dataset_spec`` (or, without one, how
+    ``dataset`` shapes its inputs, :func:`daad_lib.data.input_spec`), so that
+    :func:`daad_lib.predict.predict` prepares single images the same way.
     """
+    detector.data = dict(dataset_spec) if dataset_spec else input_spec(dataset)
     if out_dir is None or distributed.world().rank != 0:
         return train_claimed(detector, dataset, train_config, out_dir, resume, device, dataset_spec,
                              progress, eval_set)
@@ -400,7 +403,8 @@ def check_resumable(state: dict, tc: TrainConfig, dataset_spec: dict | None, che
                           {k: v for k, v in asdict(tc).items() if k in RECIPE_FIELDS})
     if dataset_spec and state.get("dataset"):
         # a folder's "contents" are checked by daad_lib.run.check_same_images, before any image is decoded
-        drop = lambda spec: {k: v for k, v in spec.items() if k not in ("data_dir", "contents")}
+        # a spec leaves out the fields at their defaults (fit "stretch"): shown by value, not as None
+        drop = lambda spec: {"fit": "stretch", **{k: v for k, v in spec.items() if k not in ("data_dir", "contents")}}
         changed += differences(drop(state["dataset"]), drop(dataset_spec))
     if changed:
         raise ValueError(f"cannot resume {checkpoint}: its {state['epoch']} epochs were trained with other "

@@ -185,8 +185,9 @@ def run_once(protocol: str, variant: str, seed: int, dataset: str = "mvtec", cat
         "labels": scores["labels"].tolist(), "recon": scores["recon"].tolist(),
         "align": scores["align"].tolist() if scores["align"] is not None else None,
     }
-    if scores["masks"] is not None:
-        result["defect_area"] = scores["masks"].flatten(1).mean(1).tolist()  # fraction of pixels
+    if scores["masks"] is not None:  # the share of each image's own pixels (all of them unless padded)
+        own = scores["valid"].flatten(1).sum(1) if scores["valid"] is not None else scores["masks"][0].numel()
+        result["defect_area"] = (scores["masks"].flatten(1).sum(1) / own).tolist()
     result.update(metrics_from_scores(scores, config.gamma))  # image + pixel AUROC, AUPRO, F1-max, AUPR
     if not store_scores:
         for key in ("labels", "recon", "align"):

@@ -102,8 +102,10 @@ def model_outputs(detector, test_set, indices: list[int]) -> dict:
     """Scores over the whole test set and the reconstructions and maps of the shown images."""
     scores = score_dataset(detector, test_set, device="cpu")
     fused = fuse(scores["recon"], scores["align"], detector.config.gamma)  # (n,) A(x), Eq. 7
-    images = torch.stack([test_set[i]["image"] for i in indices])  # (k, C, S, S)
-    shown = score_batch(detector, images)
+    items = [test_set[i] for i in indices]
+    images = torch.stack([item["image"] for item in items])  # (k, C, S, S)
+    valid = torch.stack([item["valid"] for item in items]) if "valid" in items[0] else None  # (k, S, S) padded inputs
+    shown = score_batch(detector, images, valid=valid)
     return {"scores": scores, "fused": fused, "x_hat": shown["x_hat"], "maps": shown["map"],
             "map_scale": float(np.quantile(scores["maps"].float().numpy(), 0.99))}
 

@@ -14,12 +14,14 @@ from torchvision import transforms
 
 from daad_lib import build_model
 from daad_lib.cli import main
-from daad_lib.data import build_dataset
+from daad_lib.data import build_dataset, input_spec
+from daad_lib.data.oneclass import OneClass
 from daad_lib.data.common import FitToSquare, fit_box, valid_region
 from daad_lib.evaluate import metrics_from_scores, score_dataset
 from daad_lib.metrics import aupro, pixel_auroc
 from daad_lib.predict import predict
-from daad_lib.scoring import image_score, reconstruction_score
+from daad_lib.scoring import anomaly_map, image_score, reconstruction_score
+from daad_lib.train import TrainConfig, fit
 
 from .conftest import write_png
 
@@ -149,7 +151,7 @@ def test_cli_trains_evaluates_and_scores_padded_inputs(tmp_path, capsys):
     assert 0 <= report["pixel_auroc"] <= 1
     # resuming with another fit would train on other inputs: refused by name
     assert main(["train", *common, "--epochs", "2", "--resume"]) != 0
-    assert "fit" in capsys.readouterr().err
+    assert "fit: 'pad' -> 'stretch'" in capsys.readouterr().err
 
     # daad score pads like training did, and returns the map of the image's own pixels at its size
     from daad_lib.models import Detector
@@ -180,3 +182,34 @@ def test_mnist_with_pad_and_gcn_models_in_predict_are_refused(tmp_path, capsys):
     detector.data = {"name": "mnist", "preprocessing": "gcn-l1"}
     with pytest.raises(ValueError, match="gcn-l1.*daad eval"):
         predict(detector, [np.zeros((16, 16), np.uint8)])
+
+
+def test_the_smoothed_map_neither_fades_at_a_thin_tiles_edge_nor_takes_in_the_padding():
+    x = torch.zeros(1, 1, 64, 64)
+    for height in (64, 10, 3):  # a square, a long and a very thin tile, the same error on every own pixel
+        valid = torch.zeros(1, 64, 64, dtype=torch.bool)
+        valid[:, 32 - height // 2:32 - height // 2 + height] = True
+        x_hat = valid[:, None].float() * 0.5  # error 0.25 on the tile, 0 on the padding
+        maps = anomaly_map(x, x_hat, sigma=2.0, valid=valid)
+        assert torch.allclose(maps[valid], torch.tensor(0.25)) and (maps[~valid] == 0).all()
+        padding_only = anomaly_map(x, (~valid)[:, None].float(), sigma=2.0, valid=valid)  # error outside the tile
+        assert (padding_only == 0).all()
+    unpadded = torch.rand(2, 3, 16, 16)
+    assert torch.allclose(anomaly_map(x[:, :, :16, :16].expand(2, 3, -1, -1), unpadded, 1.0,
+                                      torch.ones(2, 16, 16, dtype=torch.bool)),
+                          anomaly_map(x[:, :, :16, :16].expand(2, 3, -1, -1), unpadded, 1.0), atol=1e-6)
+
+
+def test_a_model_trained_in_python_predicts_with_its_datasets_inputs(tmp_path):
+    category = long_tiles(tmp_path)
+    train_set = build_dataset("mvtec", "train", 16, category, fit="pad")
+    test_set = build_dataset("mvtec", "test", 16, category, fit="pad")
+    detector = fit("ae", train_set, TrainConfig(epochs=1), image_size=16, widths=(4, 8), progress=False)
+    assert detector.data == {"name": "MVTecAD", "fit": "pad"}
+    by_dataset = score_dataset(detector, test_set)["recon"]
+    by_predict = [row["recon"] for row in predict(detector, [path for path, _, _ in test_set.items])]
+    assert torch.allclose(by_dataset, torch.tensor(by_predict), rtol=1e-5)
+
+    gcn = OneClass(torch.utils.data.TensorDataset(torch.zeros(4, 1, 16, 16), torch.zeros(4)), [0, 0, 0, 0], 0,
+                   "train", preprocessing="gcn-l1")
+    assert input_spec(torch.utils.data.Subset(gcn, [0, 1]))["preprocessing"] == "gcn-l1"

@@ -67,6 +67,29 @@ def build_dataset(name: str, split: str, image_size: int, data_dir: str | Path |
     raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
 
 
+def unwrapped(dataset: Dataset) -> Dataset:
+    """The dataset inside :class:`~torch.utils.data.Subset` and :class:`~daad_lib.data.cache.InMemory`
+    wrappers (an InMemory of unknown source: None)."""
+    while isinstance(dataset, (Subset, InMemory)):
+        dataset = dataset.dataset if isinstance(dataset, Subset) else dataset.source
+    return dataset
+
+
+def input_spec(dataset: Dataset) -> dict:
+    """How ``dataset`` makes its inputs, as the spec fields that differ from the defaults:
+    ``{"fit": "pad"}`` for padded images, ``{"preprocessing": "gcn-l1"}`` for Deep SVDD's
+    preprocessing; ``{}`` for the paper's. What training records when no spec is given.
+
+    >>> from daad_lib.data import Stripes
+    >>> input_spec(Stripes("train", image_size=32, num_images=4))
+    {}
+    """
+    inner = unwrapped(dataset)
+    spec = {key: getattr(inner, key) for key, default in (("fit", "stretch"), ("preprocessing", "range"))
+            if getattr(inner, key, default) != default}
+    return {"name": type(inner).__name__, **spec} if spec else {}
+
+
 def default_flips(dataset: Dataset) -> bool:
     """Whether training on ``dataset`` uses the paper's random horizontal + vertical flips
     (Sec. 4.1) when :class:`~daad_lib.train.TrainConfig` leaves ``flips=None``: yes for MVTec AD,
@@ -74,11 +97,9 @@ def default_flips(dataset: Dataset) -> bool:
     make a normal 6 look like a 9. Looks through :class:`~torch.utils.data.Subset` and
     :class:`~daad_lib.data.cache.InMemory` wrappers; a dataset of your own that does not say
     (no ``flips`` attribute) gets the paper's flips."""
-    while isinstance(dataset, (Subset, InMemory)):
-        dataset = dataset.dataset if isinstance(dataset, Subset) else dataset.source
-    return bool(getattr(dataset, "flips", True))  # an InMemory of unknown source: None, the paper's flips
+    return bool(getattr(unwrapped(dataset), "flips", True))  # an InMemory of unknown source: None, the paper's flips
 
 
-__all__ = ["default_flips", "DATASETS", "CHANNELS", "build_dataset", "Folder", "FolderLayoutError", "MAGNETIC_TILE", "MVTecAD",
+__all__ = ["default_flips", "input_spec", "DATASETS", "CHANNELS", "build_dataset", "Folder", "FolderLayoutError", "MAGNETIC_TILE", "MVTecAD",
            "MVTecLayoutError", "OneClass", "Stripes", "stripes", "mnist", "cifar10", "digits", "CorruptImageError",
            "default_data_dir", "resolve_data_dir", "load_image", "FIT_DATASETS", "FITS"]

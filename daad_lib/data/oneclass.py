@@ -107,16 +107,19 @@ class OneClass(Dataset):
             normal, which makes them the training default (``TrainConfig(flips=None)``, read by
             :func:`daad_lib.data.default_flips`). ``False`` for digits: both flips turn a 6 into
             a 9-like shape (``results/dcae/flips.md``).
+        preprocessing: the name of ``base``'s transform (``"range"`` or ``"gcn-l1"``), recorded
+            so that a trained model knows its inputs (:func:`daad_lib.data.input_spec`).
     """
 
-    def __init__(self, base: Dataset, targets, normal_class: int, split: str, flips: bool = True):
+    def __init__(self, base: Dataset, targets, normal_class: int, split: str, flips: bool = True,
+                 preprocessing: str = "range"):
         targets = torch.as_tensor(targets)
         classes = sorted(torch.unique(targets).tolist())
         if normal_class not in classes:
             raise ValueError(f"normal class {normal_class} is not one of the classes {classes}")
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        self.base, self.normal_class, self.flips = base, normal_class, flips
+        self.base, self.normal_class, self.flips, self.preprocessing = base, normal_class, flips, preprocessing
         keep = targets == normal_class if split == "train" else torch.ones_like(targets, dtype=torch.bool)
         self.indices = torch.nonzero(keep).flatten().tolist()
         self.labels = (targets[self.indices] != normal_class).long().tolist()
@@ -135,7 +138,7 @@ def mnist(root: Path, split: str, normal_class: int, image_size: int = 32,
     without flips by default (digits: see :class:`OneClass`)."""
     base, targets = raw_split("mnist", root, split, transform_for("mnist", root, normal_class, image_size,
                                                                   preprocessing))
-    return OneClass(base, targets, normal_class, split, flips=False)
+    return OneClass(base, targets, normal_class, split, flips=False, preprocessing=preprocessing)
 
 
 def cifar10(root: Path, split: str, normal_class: int, image_size: int = 32,
@@ -145,7 +148,7 @@ def cifar10(root: Path, split: str, normal_class: int, image_size: int = 32,
     vertical flip does not keep an upright ship normal; a horizontal one does)."""
     base, targets = raw_split("cifar10", root, split, transform_for("cifar10", root, normal_class, image_size,
                                                                     preprocessing))
-    return OneClass(base, targets, normal_class, split)
+    return OneClass(base, targets, normal_class, split, preprocessing=preprocessing)
 
 
 class Digits(Dataset):
