@@ -1,5 +1,6 @@
 """The experiments' pre-registered decision rules, on synthetic summaries (no training)."""
 import pytest
+import torch
 
 from experiments.addressing import DATASETS, RULES, verdict
 
@@ -338,3 +339,24 @@ def test_texture_fit_verdict_follows_the_written_rule():
     assert verdict([0.10, -0.05, 0.04]) == "does not lift"  # mean +0.030 but within its spread
     assert verdict([0.02, 0.025, 0.02]) == "does not lift"  # steady but below +0.03
     assert verdict([0.2, 0.2]).startswith("no verdict: 2 of 3")
+
+
+def test_texture_daad_plus_reads_the_fused_score_and_flags_a_diverged_run():
+    from experiments.texture_daad_plus import reading
+    from experiments.texture_types import within_shape_bins
+    labels = torch.tensor([0, 1] * 20)
+    aspect = torch.linspace(0, 1, 40)
+    recon = torch.rand(40)
+    align = labels.float() * 5 + torch.rand(40)  # L(x) alone separates perfectly
+    run = {"name": "t3", "seed": 0, "labels": labels.tolist(), "recon": recon.tolist(), "align": align.tolist(),
+           "model_config": {"gamma": 0.0}, "image_auroc": 1.0, "image_auroc_recon": 0.5, "image_auroc_align": 1.0,
+           "final_losses": {"epoch": 100, "rec": 0.01, "adv": 3.0}, "train_wall_time_s": 1.0}
+    read = reading(run, labels, aspect)
+    assert read["shape_held_fixed"] == pytest.approx(1.0)  # γ = 0: A(x) is L(x)'s ranking, bin by bin
+    run["model_config"]["gamma"] = 1.0  # A(x) is R(x): the same number as reading R(x) itself
+    assert reading(run, labels, aspect)["shape_held_fixed"] == pytest.approx(within_shape_bins(recon, labels, aspect))
+    assert read["finite"]
+    run["final_losses"]["rec"] = float("nan")
+    assert not reading(run, labels, aspect)["finite"]
+    with pytest.raises(SystemExit, match="labels differ"):
+        reading({**run, "labels": [1 - x for x in labels.tolist()]}, labels, aspect)
