@@ -107,17 +107,22 @@ def markdown(rows: dict) -> str:
              f"T2 lifts a model if its mean gain over {VERDICT_SEEDS} seeds is at least +{LIFT} and larger than "
              "the std of the per-seed gains. Means over the seeds run.", "",
              "| model | seeds padded | shape held fixed: stretched | padded | gain per seed | verdict | "
-             "plain AUROC: stretched | padded | padded, map max | padded, pixel AUROC |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "plain AUROC: stretched | padded | map max: stretched | padded | pixel AUROC: stretched | padded |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for variant, row in rows.items():
         pad, stretch = row["pad"], {r["seed"]: r for r in row["stretch"]}
         paired = [stretch[p["seed"]] for p in pad if p["seed"] in stretch] or list(stretch.values())  # before any pad run: all
+
+        def both(number) -> str:
+            """Stretched | padded means of one reported number over the seeds where both runs have it."""
+            seeds = [p["seed"] for p in pad if p["seed"] in stretch and None not in (number(p), number(stretch[p["seed"]]))]
+            return (f"{mean([number(stretch[s]) for s in seeds])} | {mean([number(p) for p in pad if p['seed'] in seeds])}"
+                    + (f" (seeds {seeds})" if len(seeds) < len(pad) else ""))
         lines.append(
             f"| {MODELS[variant]['name']} | {[p['seed'] for p in pad]} | {mean([r['shape_held_fixed'] for r in paired])} | "
             f"{mean([p['shape_held_fixed'] for p in pad])} | {', '.join(f'{g:+.3f}' for g in row['gain_per_seed']) or '–'} | "
             f"{row['verdict']} | {mean([r['image_auroc'] for r in paired])} | {mean([p['image_auroc'] for p in pad])} | "
-            f"{mean([p['by_score']['map_max'] for p in pad if p['by_score']])} | "
-            f"{mean([p['pixel_auroc'] for p in pad if p['pixel_auroc'] is not None])} |")
+            f"{both(lambda r: (r['by_score'] or {}).get('map_max'))} | {both(lambda r: r['pixel_auroc'])} |")
     lines += ["", "Stretched columns: the committed Table 3 runs of the same seeds (`results/cpu2/runs/`), read the "
               "same way; padded runs: `results/cpu2/runs/*-pad-seed*.json`.", ""]
     return "\n".join(lines)
