@@ -340,7 +340,7 @@ def parser() -> argparse.ArgumentParser:
                         "seed gives bit-identical weights, also on a GPU, possibly slower")
     p.add_argument("--flips", action=argparse.BooleanOptionalAction, default=recipe.flips,
                    help="random horizontal + vertical flips (Sec. 4.1); default: the data's own choice, "
-                        "on for mvtec/folder/cifar10, off for mnist/digits (a flipped 6 looks like a 9)")
+                        "on for mvtec/folder, off for mnist/digits/cifar10 (a flipped 6 looks like a 9, a flipped ship sails upside down)")
     p.add_argument("--lr-milestones", type=int, nargs="+", default=None, metavar="E",
                    help="multiply the learning rate by 0.1 at these epochs")
     p.add_argument("--preprocessing", choices=PREPROCESSINGS, default=DATA_DEFAULTS["preprocessing"].default,

@@ -2,7 +2,7 @@
 
 * flips: the paper's random horizontal + vertical flips for MVTec AD; ``flips=None`` (the
   default) asks the data (:func:`daad_lib.data.default_flips`), so digits (MNIST, the
-  scikit-learn digits) train without them, as Deep SVDD's one-class runs do;
+  scikit-learn digits) and CIFAR-10 train without them, as Deep SVDD's one-class runs do;
 * generator loss: λ_rec L_rec (+ λ_adv L_adv + λ_ali L_ali with a discriminator), Eq. 3;
 * discriminator loss: real vs reconstructed (Eq. 5), one step after each G step;
 * a checkpoint after every epoch; ``resume=True`` continues from it exactly

@@ -142,3 +142,16 @@ def test_gcn_preprocessing_uses_the_normal_class_training_range():
     assert float(train.images.max()) == pytest.approx(1, abs=1e-5)
     with pytest.raises(ValueError, match="preprocessing 'gcn-l1' is an option of mnist and cifar10"):
         build_dataset("digits", "train", 32, preprocessing="gcn-l1")
+
+
+def test_cifar10_trains_without_flips_by_default(tmp_path):
+    """An upside-down ship is no normal ship: one-class CIFAR-10 asks for no flips (results/dcae/flips.md)."""
+    from PIL import Image
+
+    from daad_lib.data import default_flips
+    for split in ("train", "test"):
+        for name in ("airplane", "automobile"):
+            (tmp_path / "cifar10" / split / name).mkdir(parents=True)
+            Image.new("RGB", (32, 32), (10, 20, 30)).save(tmp_path / "cifar10" / split / name / "0.png")
+    train = cifar10(tmp_path, "train", 0)
+    assert len(train) == 1 and default_flips(train) is False

@@ -93,8 +93,8 @@ def input_spec(dataset: Dataset) -> dict:
 def default_flips(dataset: Dataset) -> bool:
     """Whether training on ``dataset`` uses the paper's random horizontal + vertical flips
     (Sec. 4.1) when :class:`~daad_lib.train.TrainConfig` leaves ``flips=None``: yes for MVTec AD,
-    folders, CIFAR-10 and stripes, no for digits (``OneClass(flips=False)``), whose flips
-    make a normal 6 look like a 9. Looks through :class:`~torch.utils.data.Subset` and
+    folders and stripes, no for digits and CIFAR-10 (``OneClass(flips=False)``), whose flips
+    make a normal 6 look like a 9 and stand a ship on its mast. Looks through :class:`~torch.utils.data.Subset` and
     :class:`~daad_lib.data.cache.InMemory` wrappers; a dataset of your own that does not say
     (no ``flips`` attribute) gets the paper's flips."""
     return bool(getattr(unwrapped(dataset), "flips", True))  # an InMemory of unknown source: None, the paper's flips
