@@ -41,6 +41,11 @@ from .memory import ADDRESSING, check_rates
 
 MEMORY_PLACES = ("none", "bottleneck", "all")
 NETWORKS = ("daad", "dcae")  # the family's encoder/decoder (networks.Generator), Deep SVDD's DCAE
+# The DCAE's decoder (networks.DCAEGenerator): "deep-svdd" as Deep SVDD's build_autoencoder (the
+# code reshaped to (code_size/16, 4, 4), then convolution-then-upsampling); "dense", our first
+# translation (a dense layer back to the last feature map, then upsampling-then-convolution), kept
+# so that the runs made with it load and reproduce (results/dcae/observations.md, H5).
+DCAE_DECODERS = ("deep-svdd", "dense")
 DEPTH = 4  # stride-2 stages: 16x downsampling, as the paper's AE (Fig. 2)
 PAPER_IMAGE_SIZE, PAPER_RATE = 256, 8  # Sec. 4.1
 BLOCK_PIXELS = PAPER_IMAGE_SIZE // PAPER_RATE  # 32: the image pixels a block spans in the paper
@@ -138,12 +143,14 @@ class ModelConfig:
     lr: float = 1e-4
     network: str = "daad"  # "daad": networks.Generator; "dcae": Deep SVDD's DCAE (a baseline)
     code_size: int | None = None  # the DCAE's dense code; None: dcae_widths(channels)
+    dcae_decoder: str | None = None  # network "dcae": DCAE_DECODERS; None: "deep-svdd"
 
     def __post_init__(self):
         # JSON and checkpoints store tuples as lists: normalise them back.
         if self.network == "dcae":
             widths, code_size = dcae_widths(self.channels)
             object.__setattr__(self, "code_size", int(code_size if self.code_size is None else self.code_size))
+            object.__setattr__(self, "dcae_decoder", self.dcae_decoder or DCAE_DECODERS[0])
         else:
             widths = default_widths(self.image_size, self.channels)
         widths = widths if self.widths is None else self.widths
@@ -179,11 +186,31 @@ class ModelConfig:
         values = dict(values)
         if "threshold" in values:  # checkpoints written before the field was renamed
             values["drop_threshold"] = values.pop("threshold")
+        if values.get("network") == "dcae" and "dcae_decoder" not in values:
+            values["dcae_decoder"] = "dense"  # written before the field: the first translation's decoder
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}")
         return cls(**values)
+
+
+def dcae_upsamplings(image_size: int) -> int:
+    """How many 2x upsamplings take Deep SVDD's 4 x 4 code map to ``image_size``: 3 at 32 px."""
+    return (image_size // 4).bit_length() - 1
+
+
+def check_deep_svdd_decoder(config: ModelConfig) -> None:
+    """Deep SVDD's decoder reshapes the code to (code_size/16, 4, 4) and upsamples it by 2 to the
+    image size, once per encoder stage or more (its MNIST network upsamples once before its first
+    convolution)."""
+    if config.code_size % 16:
+        raise ValueError(f"code_size {config.code_size} is not a multiple of 16: Deep SVDD's decoder "
+                         "reshapes the code to (code_size / 16, 4, 4)")
+    if config.image_size % 4 or 4 << dcae_upsamplings(config.image_size) != config.image_size \
+            or dcae_upsamplings(config.image_size) < config.depth:
+        raise ValueError(f"image size {config.image_size} is not 4 x 2^k with k >= {config.depth}: Deep SVDD's "
+                         "decoder doubles a 4 x 4 map up to the image (32 px for MNIST and CIFAR-10)")
 
 
 def validate(config: ModelConfig) -> None:
@@ -195,8 +222,14 @@ def validate(config: ModelConfig) -> None:
                          "use memory='none', skips=False, discriminator=False")
     if config.network != "dcae" and config.code_size is not None:
         raise ValueError("code_size is the size of the DCAE's dense code: it needs network='dcae'")
+    if config.network != "dcae" and config.dcae_decoder is not None:
+        raise ValueError("dcae_decoder is the DCAE's decoder: it needs network='dcae'")
+    if config.network == "dcae" and config.dcae_decoder not in DCAE_DECODERS:
+        raise ValueError(f"dcae_decoder must be one of {DCAE_DECODERS}, got {config.dcae_decoder!r}")
     if config.code_size is not None and config.code_size < 1:
         raise ValueError(f"code_size must be a positive integer, got {config.code_size}")
+    if config.dcae_decoder == "deep-svdd":
+        check_deep_svdd_decoder(config)
     if config.memory not in MEMORY_PLACES:
         raise ValueError(f"memory must be one of {MEMORY_PLACES}, got {config.memory!r}")
     if config.addressing not in ADDRESSING:

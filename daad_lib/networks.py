@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import ModelConfig, dcae_upsamplings
 from .memory import BlockMemory
 
 
@@ -95,45 +95,77 @@ class DCAEGenerator(nn.Module):
     network of its code's ``build_autoencoder``), the published AE our pipeline is checked
     against (``results/dcae/recipe.md``).
 
-    Encoder: per width, a 5 x 5 convolution, batch norm, leaky ReLU (0.01) and 2 x 2 max-pool;
-    then a dense layer to a code of ``config.code_size`` values. Decoder, mirrored: a dense
-    layer back to the last feature map, then per width a nearest 2x upsampling and a 5 x 5
-    convolution (batch norm and leaky ReLU but on the last), and tanh for our [-1, 1] images
-    (Deep SVDD's sigmoid on [0, 1] data). No memory: ``forward`` returns (x_hat, {}).
+    Encoder: per width, a 5 x 5 convolution without bias, batch norm, leaky ReLU (0.01) and 2 x 2
+    max-pool; then a dense layer without bias to a code of ``config.code_size`` values.
+
+    Decoder, ``dcae_decoder="deep-svdd"`` (Deep SVDD's): the code reshaped to
+    (code_size / 16, 4, 4) and a leaky ReLU; 2x nearest upsamplings until one is left per width
+    (its MNIST network has one to spare); then per width, widest first, a 5 x 5 convolution, batch
+    norm, leaky ReLU and a 2x upsampling; a last 5 x 5 convolution to the image's channels (with
+    batch norm on colour images, as its CIFAR-10 network) and tanh for our [-1, 1] images
+    (Deep SVDD's sigmoid on [0, 1] data; tanh(z) = 2 sigmoid(2z) - 1).
+
+    ``dcae_decoder="dense"``: our first translation, kept so that its runs load and reproduce: a
+    dense layer back to the last feature map, then per width an upsampling and a convolution.
+    No memory: ``forward`` returns (x_hat, {}).
 
     >>> from daad_lib.config import make_config
-    >>> generator = DCAEGenerator(make_config("dcae", image_size=32, channels=1))
-    >>> x_hat, weights = generator(torch.zeros(2, 1, 32, 32))
+    >>> generator = DCAEGenerator(make_config("dcae", image_size=32, channels=3))
+    >>> x_hat, weights = generator(torch.zeros(2, 3, 32, 32))
     >>> x_hat.shape, weights, generator.code.out_features
-    (torch.Size([2, 1, 32, 32]), {}, 32)
+    (torch.Size([2, 3, 32, 32]), {}, 128)
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        widths, side = config.widths, config.image_size >> config.depth
         stages, in_ch = [], config.channels
-        for width in widths:
+        for width in config.widths:
             stages += [nn.Conv2d(in_ch, width, 5, padding=2, bias=False), nn.BatchNorm2d(width),
                        nn.LeakyReLU(0.01, inplace=True), nn.MaxPool2d(2)]
             in_ch = width
         self.encoder = nn.Sequential(*stages)
-        self.bottom_shape = (widths[-1], side, side)  # the last feature map (C, S/2^d, S/2^d)
-        self.code = nn.Linear(widths[-1] * side * side, config.code_size, bias=False)
-        self.expand = nn.Linear(config.code_size, widths[-1] * side * side, bias=False)
-        stages = []
-        outs = list(reversed(widths[:-1])) + [config.channels]
+        side = config.image_size >> config.depth
+        self.code = nn.Linear(config.widths[-1] * side * side, config.code_size, bias=False)
+        if config.dcae_decoder == "dense":
+            self.bottom_shape = (config.widths[-1], side, side)  # the last feature map (C, S/2^d, S/2^d)
+            self.expand = nn.Linear(config.code_size, config.widths[-1] * side * side, bias=False)
+            self.decoder = self.dense_decoder()
+        else:
+            self.bottom_shape = (config.code_size // 16, 4, 4)  # the code itself, as a map
+            self.decoder = self.deep_svdd_decoder()
+        self.memories = nn.ModuleDict()  # none; kept so code that lists a generator's memories works
+
+    def deep_svdd_decoder(self) -> nn.Sequential:
+        """(code_size/16, 4, 4) -> (C, S, S): Deep SVDD's convolution-then-upsampling stages."""
+        config, up = self.config, lambda: nn.Upsample(scale_factor=2, mode="nearest")
+        stages = [up() for _ in range(dcae_upsamplings(config.image_size) - config.depth)]
+        in_ch = self.bottom_shape[0]
+        for width in reversed(config.widths):
+            stages += [nn.Conv2d(in_ch, width, 5, padding=2, bias=False), nn.BatchNorm2d(width),
+                       nn.LeakyReLU(0.01, inplace=True), up()]
+            in_ch = width
+        stages.append(nn.Conv2d(in_ch, config.channels, 5, padding=2, bias=False))
+        if config.channels == 3:  # its CIFAR-10 network normalises the last convolution; its MNIST one does not
+            stages.append(nn.BatchNorm2d(config.channels))
+        return nn.Sequential(*stages, nn.Tanh())
+
+    def dense_decoder(self) -> nn.Sequential:
+        """(widths[-1], s, s) -> (C, S, S): the first translation's upsampling-then-convolution stages."""
+        widths, stages = self.config.widths, []
+        outs = list(reversed(widths[:-1])) + [self.config.channels]
         for i, (in_ch, out_ch) in enumerate(zip(reversed(widths), outs)):
             last = i == len(widths) - 1
             stages += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(in_ch, out_ch, 5, padding=2, bias=last)]
             stages += [nn.Tanh()] if last else [nn.BatchNorm2d(out_ch), nn.LeakyReLU(0.01, inplace=True)]
-        self.decoder = nn.Sequential(*stages)
-        self.memories = nn.ModuleDict()  # none; kept so code that lists a generator's memories works
+        return nn.Sequential(*stages)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         features = self.encoder(x)  # (B, widths[-1], S/2^d, S/2^d)
         code = self.code(features.flatten(1))  # (B, code_size)
-        h = nn.functional.leaky_relu(self.expand(code), 0.01).view(-1, *self.bottom_shape)  # (B, C, s, s)
+        if self.config.dcae_decoder == "dense":
+            code = self.expand(code)  # (B, widths[-1] * s * s)
+        h = nn.functional.leaky_relu(code, 0.01).view(-1, *self.bottom_shape)  # (B, C', s', s')
         return self.decoder(h), {}
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from daad_lib.published import DCAE_ONE_CLASS
 
-from daad_lib.config import make_config
+from daad_lib.config import DCAE_DECODERS, make_config
 from daad_lib.train import weight_decay_for_summed_loss
 
 from .common import CHANNELS, PROTOCOLS, fmt, mean_std, parse_args, results_dir, run_name, run_once, write_outputs
@@ -54,6 +54,9 @@ def extra(parser) -> None:
     parser.add_argument("--lr", type=float, default=None,
                         help="Adam's rate for every model in place of the presets' (judging_rule.md: 'the recipe at "
                              "1e-3'); the runs are tagged, e.g. lr1e-3, and stored beside the recipe's")
+    parser.add_argument("--dcae-decoder", default=DCAE_DECODERS[0], choices=DCAE_DECODERS,
+                        help="the DCAE network's decoder: Deep SVDD's (default), or 'dense', our first translation "
+                             "(H5's runs, tagged 'dense'; results/dcae/observations.md)")
 
 
 def lr_tag(lr: float | None) -> str:
@@ -126,6 +129,9 @@ def one_run(dataset: str, variant: str, normal_class: int, seed: int, args, **ch
     protocol = PROTOCOLS[PROTOCOL]
     if getattr(args, "lr", None) is not None and not changes:  # judging_rule.md's "recipe at 1e-3"
         changes = {"tag": lr_tag(args.lr), "lr": args.lr}
+    if variant == "dcae" and getattr(args, "dcae_decoder", DCAE_DECODERS[0]) != DCAE_DECODERS[0]:
+        tag = "-".join(filter(None, (changes.get("tag", ""), args.dcae_decoder)))  # e.g. "dense"
+        changes = {**changes, "tag": tag, "dcae_decoder": args.dcae_decoder}
     recipe = {"weight_decay": recipe_weight_decay(dataset, variant), "lr_milestones": list(protocol["lr_milestones"]),
               "preprocessing": protocol["preprocessing"], "flips": protocol["flips"]}
     return run_once(PROTOCOL, variant, seed, dataset, normal_class=normal_class, data_dir=args.data_dir,

@@ -360,3 +360,24 @@ def test_texture_daad_plus_reads_the_fused_score_and_flags_a_diverged_run():
     assert not reading(run, labels, aspect)["finite"]
     with pytest.raises(SystemExit, match="labels differ"):
         reading({**run, "labels": [1 - x for x in labels.tolist()]}, labels, aspect)
+
+
+def test_dcae_first_translation_runs_are_tagged_and_built_with_their_decoder(monkeypatch):
+    """`--dcae-decoder dense` (H5's runs) stores DCAE runs under their own tag and builds the first
+    translation; the default builds Deep SVDD's decoder under the plain name; other models ignore it."""
+    from types import SimpleNamespace
+
+    from experiments import dcae
+    asked = []
+    monkeypatch.setattr(dcae, "run_once", lambda *args, **kwargs: asked.append(kwargs))
+    for decoder in ("dense", "deep-svdd"):
+        args = SimpleNamespace(lr=None, dcae_decoder=decoder, data_dir=None, cached_only=True)
+        dcae.one_run("cifar10", "dcae", 4, 0, args)
+        dcae.one_run("cifar10", "ae", 4, 0, args)
+    dense_dcae, dense_ae, plain_dcae, plain_ae = asked
+    assert dense_dcae["tag"] == "dense" and dense_dcae["dcae_decoder"] == "dense"
+    assert "tag" not in plain_dcae and "dcae_decoder" not in plain_dcae
+    assert "dcae_decoder" not in dense_ae and "tag" not in dense_ae
+    args = SimpleNamespace(lr=1e-3, dcae_decoder="dense", data_dir=None, cached_only=True)
+    dcae.one_run("cifar10", "dcae", 4, 0, args)
+    assert asked[-1]["tag"] == "lr1e-3-dense" and asked[-1]["lr"] == 1e-3

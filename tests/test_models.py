@@ -10,8 +10,8 @@ from daad_lib.config import ModelConfig
 
 def small(variant: str, size: int, channels: int):
     rates = {"rates": (2, 2, 1)} if variant in ("daad", "daad_plus") else {}
-    return build_model(variant, image_size=size, channels=channels, widths=(8, 16, 16, 32),
-                       num_items=20, **rates)
+    widths = (8, 16, 16) if variant == "dcae" else (8, 16, 16, 32)  # Deep SVDD's decoder: k >= depth at 32 px
+    return build_model(variant, image_size=size, channels=channels, widths=widths, num_items=20, **rates)
 
 
 @pytest.mark.parametrize("variant", sorted(PRESETS))
@@ -124,11 +124,54 @@ def test_dcae_is_deep_svdds_network_with_a_dense_code():
     assert ModelConfig.from_dict(grey.to_dict()) == grey
 
 
+def layer_plan(decoder) -> list:
+    """The decoder as Deep SVDD's code builds it: ('conv', out), 'bn', 'lrelu', 'up', 'tanh'."""
+    names = {torch.nn.BatchNorm2d: "bn", torch.nn.LeakyReLU: "lrelu", torch.nn.Upsample: "up", torch.nn.Tanh: "tanh"}
+    return [("conv", m.out_channels) if isinstance(m, torch.nn.Conv2d) else names[type(m)] for m in decoder]
+
+
+def test_dcae_decoder_is_deep_svdds_build_autoencoder():
+    """Deep SVDD's decoders (its code's build_autoencoder, CIFAR-10 architecture 3 and MNIST): the
+    code reshaped to (code/16, 4, 4), convolution then upsampling per width, BN on CIFAR-10's last
+    convolution only; no dense layer back to a feature map (our first translation had one)."""
+    colour = build_model(make_config("dcae", image_size=32)).generator
+    block = lambda width: [("conv", width), "bn", "lrelu", "up"]
+    assert layer_plan(colour.decoder) == block(128) + block(64) + block(32) + [("conv", 3), "bn", "tanh"]
+    assert colour.bottom_shape == (8, 4, 4) and not hasattr(colour, "expand")
+    assert all(not m.bias for m in colour.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
+    grey = build_model(make_config("dcae", image_size=32, channels=1)).generator
+    assert layer_plan(grey.decoder) == ["up"] + block(4) + block(8) + [("conv", 1), "tanh"]  # MNIST: one spare up
+    assert grey.bottom_shape == (2, 4, 4)
+
+
+def test_dcae_runs_of_the_first_translation_still_load_as_they_were_made():
+    """A config written before ``dcae_decoder`` existed is the first translation ("dense"): its
+    checkpoints load, and it never passes for Deep SVDD's decoder."""
+    old = {k: v for k, v in make_config("dcae", image_size=32).to_dict().items() if k != "dcae_decoder"}
+    first = ModelConfig.from_dict(old)
+    assert first.dcae_decoder == "dense" and first != make_config("dcae", image_size=32)
+    torch.manual_seed(0)
+    generator = build_model(first).generator
+    assert layer_plan(generator.decoder) == ["up", ("conv", 64), "bn", "lrelu", "up", ("conv", 32), "bn", "lrelu",
+                                             "up", ("conv", 3), "tanh"]
+    assert generator.expand.out_features == 128 * 4 * 4
+    build_model(first).generator.load_state_dict(generator.state_dict())  # strict: the same modules
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert generator(x)[0].shape == x.shape
+
+
 @pytest.mark.parametrize("bad, message", [
     (dict(network="dcae", memory="all"), "no memory"), (dict(network="dcae", skips=True), "no memory, skips"),
     (dict(network="vgg"), "network must be one of"), (dict(code_size=16), "needs network='dcae'"),
-    (dict(network="dcae", code_size=0), "positive")])
+    (dict(network="dcae", code_size=0), "positive"), (dict(dcae_decoder="dense"), "needs network='dcae'"),
+    (dict(network="dcae", dcae_decoder="mirror"), "dcae_decoder must be one of"),
+    (dict(network="dcae", code_size=40), "multiple of 16"),
+    (dict(network="dcae", image_size=48), "4 x 2"),
+    (dict(network="dcae", image_size=48, dcae_decoder="dense"), None)])
 def test_dcae_configs_that_cannot_be_built_are_refused(bad, message):
-    values = {"memory": "none", "skips": False, **bad}
+    values = {"image_size": 32, "memory": "none", "skips": False, **bad}
+    if message is None:  # buildable: the first translation has no 4 x 2^k constraint
+        ModelConfig(channels=1, **values)
+        return
     with pytest.raises(ValueError, match=message):
-        ModelConfig(image_size=32, channels=1, **values)
+        ModelConfig(channels=1, **values)
