@@ -239,6 +239,8 @@ def main() -> None:
                 row["minus_ae_paired"] = paired_with_ae(counted_by_variant[dataset, variant],
                                                         counted_by_variant[dataset, "ae"], args.classes, seeds)
     at = f", Adam at {args.lr:g} for every model (judging_rule.md)" if args.lr is not None else ""
+    if "dcae" in args.variants and args.dcae_decoder != DCAE_DECODERS[0]:
+        at += f"; DCAE network with our first translation's decoder (dcae_decoder='{args.dcae_decoder}', H5)"
     lines = [f"# Table 2 under Deep SVDD's DCAE recipe{at} (image AUROC, seeds {seeds})", ""]
     for dataset, models in rows.items():
         lines += [f"## {dataset}", "", "| class | " + " | ".join(NAMES[v] for v in models) + " | DCAE (published) |",
