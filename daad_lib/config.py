@@ -207,8 +207,8 @@ def check_deep_svdd_decoder(config: ModelConfig) -> None:
     if config.code_size % 16:
         raise ValueError(f"code_size {config.code_size} is not a multiple of 16: Deep SVDD's decoder "
                          "reshapes the code to (code_size / 16, 4, 4)")
-    if config.image_size % 4 or 4 << dcae_upsamplings(config.image_size) != config.image_size \
-            or dcae_upsamplings(config.image_size) < config.depth:
+    upsamplings = dcae_upsamplings(config.image_size)
+    if upsamplings < config.depth or 4 << upsamplings != config.image_size:  # depth >= 1: no negative shift
         raise ValueError(f"image size {config.image_size} is not 4 x 2^k with k >= {config.depth}: Deep SVDD's "
                          "decoder doubles a 4 x 4 map up to the image (32 px for MNIST and CIFAR-10)")
 
