@@ -56,6 +56,8 @@ def gather(paths) -> dict:
         model = run.get("variant") or run["name"].split("-")[2]  # mvtec-<subset>-<variant>-...
         if run.get("tag") and run.get("protocol") == "dcae":  # a diagnostic's change (dcae_diagnose), its own row
             model += f" ({run['tag']})"
+        if run.get("fit", "stretch") != "stretch":  # T2's padded inputs (results/texture/aspect_rule.md), their own row
+            model += f" ({run['fit']})"
         flipped_digits = dataset in ("mnist", "cifar10") and (run.get("flips") or path.parent.name == "runs_flipped")
         protocol = run.get("protocol", path.parent.parent.name) + (" (flips)" if flipped_digits else "")  # MVTec always flips
         protocol += DECAY_LABELS.get(path.parent.name, "")  # the DCAE recipe's decay off its value

@@ -258,6 +258,28 @@ def test_image_scores_average_seeds_within_a_class_then_classes_and_refuse_a_con
         gather(paths + [run("d", "class1", 0, (0.5, 0.5, 0.5))])
 
 
+def test_image_scores_give_padded_inputs_their_own_row_and_read_every_committed_run(tmp_path):
+    """T2's padded runs share name, model and seed with the stretched ones: they are their own row,
+    not a 'second, different run' that stops the report (as it did once the pad runs landed)."""
+    import json
+    from pathlib import Path
+
+    from experiments.image_scores import gather, summarise
+
+    def run(name, fit, scores):
+        path = tmp_path / "cpu2" / "runs" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"name": name, "protocol": "cpu2", "dataset": "mvtec", "variant": "ae",
+                                    "seed": 1, "epochs": 100, **({"fit": fit} if fit else {}),
+                                    "image_auroc_by_score": dict(zip(("mean", "map_max", "map_top1pct"), scores))}))
+        return path
+    rows = summarise(gather([run("mvtec-magnetic_tile-ae-seed1", None, (0.5, 0.6, 0.6)),
+                             run("mvtec-magnetic_tile-ae-pad-seed1", "pad", (0.55, 0.5, 0.6))]))
+    assert {r["model"]: r["image_auroc"]["mean"] for r in rows} == {"ae": 0.5, "ae (pad)": 0.55}
+    committed = sorted((Path(__file__).resolve().parents[1] / "results").glob("*/runs*/*.json"))
+    assert summarise(gather(committed))  # every committed run file is read without a conflict
+
+
 def test_a_commands_records_name_the_commit_it_started_from(monkeypatch):
     """pin_commit: once a command has started, the files it writes itself (a table's figure before
     its JSON) must not turn its record's commit into '+dirty'."""
