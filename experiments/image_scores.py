@@ -17,6 +17,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from daad_lib.data.common import FITS
 from daad_lib.data.mvtec import MAGNETIC_TILE
 from daad_lib.provenance import results_info
 
@@ -56,7 +57,7 @@ def gather(paths) -> dict:
         model = run.get("variant") or run["name"].split("-")[2]  # mvtec-<subset>-<variant>-...
         if run.get("tag") and run.get("protocol") == "dcae":  # a diagnostic's change (dcae_diagnose), its own row
             model += f" ({run['tag']})"
-        if run.get("fit", "stretch") != "stretch":  # T2's padded inputs (results/texture/aspect_rule.md), their own row
+        if run.get("fit", FITS[0]) != FITS[0]:  # not the library's default fit: T2's padded inputs (results/texture/aspect_rule.md), their own row
             model += f" ({run['fit']})"
         flipped_digits = dataset in ("mnist", "cifar10") and (run.get("flips") or path.parent.name == "runs_flipped")
         protocol = run.get("protocol", path.parent.parent.name) + (" (flips)" if flipped_digits else "")  # MVTec always flips
