@@ -403,3 +403,17 @@ def test_dcae_first_translation_runs_are_tagged_and_built_with_their_decoder(mon
     args = SimpleNamespace(lr=1e-3, dcae_decoder="dense", data_dir=None, cached_only=True)
     dcae.one_run("cifar10", "dcae", 4, 0, args)
     assert asked[-1]["tag"] == "lr1e-3-dense" and asked[-1]["lr"] == 1e-3
+
+
+def test_linear_code_reference_is_the_truncated_svd_of_the_centred_images():
+    from experiments.trivial_rec import linear_code_rec, mean_image_rec
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(40, 1, 4, 4, generator=generator)  # (n, C, H, W)
+    centred = (images - images.mean(0)).flatten(1)  # (n, 16)
+    u, s, vh = torch.linalg.svd(centred.double(), full_matrices=False)
+    for k in (1, 3, 8):
+        slow = (s[k:] ** 2).sum() / centred.numel()  # the discarded components' energy per value
+        assert linear_code_rec(images, k) == pytest.approx(float(slow), rel=1e-6)
+    assert linear_code_rec(images, 1) < mean_image_rec(images)  # one component already beats the mean image
+    assert mean_image_rec(images) == pytest.approx(float((s ** 2).sum() / centred.numel()), rel=1e-5)
