@@ -24,6 +24,7 @@ from sklearn.decomposition import PCA
 
 from daad_lib.config import make_config
 from daad_lib.data import build_dataset, resolve_data_dir
+from daad_lib.data.cache import in_memory
 from daad_lib.losses import reconstruction_loss
 
 from .common import write_outputs
@@ -33,9 +34,9 @@ CASES = (("mnist", 5), ("cifar10", 4), ("cifar10", 6))  # MNIST class 5: the sta
 
 def training_images(dataset: str, normal_class: int, data_dir: str | None) -> torch.Tensor:
     """The normal class's preprocessed training images, (n, C, 32, 32)."""
-    images = build_dataset(dataset, "train", image_size=32, normal_class=normal_class, preprocessing="gcn-l1",
-                           data_dir=data_dir)
-    return torch.stack([images[i]["image"] for i in range(len(images))])
+    cached = in_memory(build_dataset(dataset, "train", image_size=32, normal_class=normal_class,
+                                     preprocessing="gcn-l1", data_dir=data_dir))
+    return cached.batch(torch.arange(len(cached)))["image"]
 
 
 def mean_image_rec(images: torch.Tensor) -> float:
